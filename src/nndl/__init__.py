@@ -1,0 +1,25 @@
+"""nndl: chapter 3 of Nielsen's *Neural Networks and Deep Learning*, done properly.
+
+The pieces, one idea per module:
+
+* ``network``        -- layers, forward pass, matrix-based backpropagation
+* ``activations``    -- sigmoid, tanh, ReLU, linear, softmax
+* ``costs``          -- quadratic, cross-entropy, log-likelihood (fn and delta)
+* ``regularization`` -- L2 and L1 as gradient terms
+* ``optimizers``     -- how a gradient becomes a step
+* ``training``       -- the SGD loop and its callbacks
+* ``data``           -- MNIST (fetched and verified), IDX files
+* ``persistence``    -- JSON model files
+* ``cli``            -- the ``nndl`` command
+"""
+
+__version__ = "0.1.0"
+
+from .costs import CrossEntropyCost, LogLikelihoodCost, QuadraticCost  # noqa: E402
+from .errors import (ChecksumError, ConfigError, DataError, FetchError,  # noqa: E402
+                     ImageError, ModelFileError, NNDLError)
+from .network import Network  # noqa: E402
+
+__all__ = ["Network", "QuadraticCost", "CrossEntropyCost", "LogLikelihoodCost",
+           "NNDLError", "ConfigError", "DataError", "ChecksumError", "FetchError",
+           "ImageError", "ModelFileError", "__version__"]

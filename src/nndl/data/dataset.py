@@ -1,0 +1,149 @@
+"""dataset
+~~~~~~~
+
+The containers the rest of nndl trains on.
+
+Nielsen's ``mnist_loader`` hands the network lists of ``(x, y)`` tuples of
+column vectors.  Here a data set is two contiguous arrays instead: ``images``,
+float32 of shape ``(n, 784)`` (one row per image, pixel intensities in
+[0, 1) exactly as in the book: value/256), and ``labels``, int64 of shape
+``(n,)``.  The network can then work on whole mini-batches as matrices.
+
+A :class:`Splits` holds the book's three sets.  ``Splits.sha256()`` is a
+digest of all six arrays; it is how we check that data built from any source
+(the book's pickle, the IDX files, a cached ``.npz``) is bit-for-bit the
+data the book uses.  ``save_npz``/``load_npz`` write and read a
+:class:`Splits` as an uncompressed ``.npz``, atomically and without pickle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from nndl.errors import DataError
+
+_SETS = ("training", "validation", "test")
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """``n`` examples: ``images`` float ``(n, features)``, ``labels`` int64 ``(n,)``.
+
+    Images stay float64 if given as float64 (nothing is rounded away from a
+    user's data); anything else becomes float32, MNIST's own precision.  The
+    arrays are made C-contiguous on construction;
+    shapes that cannot work (not 2-D images, not 1-D labels, or different
+    numbers of images and labels) raise :class:`~nndl.errors.DataError`.
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+
+    def __post_init__(self) -> None:
+        images = np.asarray(self.images)
+        labels = np.asarray(self.labels)
+        if images.ndim != 2:
+            raise DataError(f"images must be a 2-D array (examples, features), got shape {images.shape}")
+        if labels.ndim != 1:
+            raise DataError(f"labels must be a 1-D array, got shape {labels.shape}")
+        if images.shape[0] != labels.shape[0]:
+            raise DataError(
+                f"{images.shape[0]} images but {labels.shape[0]} labels: the counts must be equal"
+            )
+        if labels.size and not np.issubdtype(labels.dtype, np.integer):
+            raise DataError(f"labels must be integers, got dtype {labels.dtype}")
+        if labels.size and labels.min() < 0:
+            raise DataError(f"labels must be >= 0, got {labels.min()}")
+        if images.dtype != np.float64:
+            images = np.ascontiguousarray(images, dtype=np.float32)
+        if not np.all(np.isfinite(images)):
+            raise DataError("images contain NaN or infinite values")
+        object.__setattr__(self, "images", np.ascontiguousarray(images))
+        object.__setattr__(self, "labels", np.ascontiguousarray(labels, dtype=np.int64))
+
+    def __len__(self) -> int:
+        return self.labels.shape[0]
+
+    def __repr__(self) -> str:
+        return f"Dataset(n={len(self)}, features={self.images.shape[1]})"
+
+    def subset(self, n: int) -> "Dataset":
+        """Return the first ``n`` examples (views, no copy).
+
+        The book often trains on the first 1,000 training images to show
+        overfitting; this is that operation.
+        """
+        if not 0 <= n <= len(self):
+            raise DataError(f"cannot take {n} examples from a data set of {len(self)}")
+        return Dataset(self.images[:n], self.labels[:n])
+
+
+@dataclass(frozen=True, eq=False)
+class Splits:
+    """The book's three data sets: training, validation (for choosing
+    hyper-parameters) and test (touched only to report final accuracy)."""
+
+    training: Dataset
+    validation: Dataset
+    test: Dataset
+
+    def __repr__(self) -> str:
+        return f"Splits(training={self.training!r}, validation={self.validation!r}, test={self.test!r})"
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The six arrays, named ``training_images``, ``training_labels``, ..."""
+        out = {}
+        for name in _SETS:
+            ds = getattr(self, name)
+            out[f"{name}_images"] = ds.images
+            out[f"{name}_labels"] = ds.labels
+        return out
+
+    def sha256(self) -> str:
+        """SHA-256 of the six arrays (names, dtypes, shapes and little-endian bytes).
+
+        Two ``Splits`` have the same digest exactly when they hold the same
+        data, whatever file they were read from.
+        """
+        h = hashlib.sha256()
+        for name, a in self.arrays().items():
+            a = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<"))
+            h.update(f"{name}:{a.dtype.str}:{a.shape}\n".encode())
+            h.update(memoryview(a).cast("B"))
+        return h.hexdigest()
+
+
+def save_npz(path: str | os.PathLike, splits: Splits) -> None:
+    """Write ``splits`` to ``path`` as an uncompressed ``.npz``, atomically.
+
+    The arrays go to a temporary file in the same directory which is then
+    renamed into place, so a reader sees either no file or a whole one.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **splits.arrays())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_npz(path: str | os.PathLike) -> Splits:
+    """Read a :class:`Splits` written by :func:`save_npz` (never unpickles)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (OSError, ValueError, EOFError) as e:
+        raise DataError(f"{path}: cannot read .npz: {e}") from None
+    try:
+        return Splits(*(Dataset(arrays[f"{s}_images"], arrays[f"{s}_labels"]) for s in _SETS))
+    except KeyError as e:
+        raise DataError(f"{path}: missing array {e}") from None

@@ -1,0 +1,83 @@
+"""Weight regularisation as a transform of the gradient.
+
+Adding a penalty to the cost adds its gradient to dC/dw.  For plain SGD this
+is exactly the chapter's update rule:
+
+* L2, equation (93):  w -> (1 - eta*lmbda/n) w - (eta/m) sum_x dC_x/dw
+* L1, equation (97):  w -> w - (eta*lmbda/n) sgn(w) - (eta/m) sum_x dC_x/dw
+
+and written as a gradient term it composes with any optimiser (momentum adds
+it to the velocity).  Biases are never regularised, as in the chapter.
+"""
+
+import numpy as np
+
+from .errors import ConfigError
+
+
+class NoRegularization:
+    """No penalty at all."""
+
+    name = "none"
+    lmbda = 0.0
+
+    def penalty(self, weights, n):
+        """Return the penalty term of the cost: zero."""
+        return 0.0
+
+    def add_gradient(self, grad, w, n):
+        """Leave the gradient unchanged."""
+        return grad
+
+
+class L2:
+    """The L2 penalty (lmbda / 2n) sum w^2 of equation (85)."""
+
+    name = "l2"
+
+    def __init__(self, lmbda):
+        if not lmbda >= 0:
+            raise ConfigError(f"lmbda must be >= 0, got {lmbda}")
+        self.lmbda = float(lmbda)
+
+    def penalty(self, weights, n):
+        """Return 0.5 * (lmbda/n) * sum of squared weights."""
+        return 0.5 * (self.lmbda / n) * sum(float(np.vdot(w, w)) for w in weights)
+
+    def add_gradient(self, grad, w, n):
+        """Add (lmbda/n) w to the mean gradient ``grad`` in place."""
+        if self.lmbda:
+            grad += (self.lmbda / n) * w
+        return grad
+
+
+class L1:
+    """The L1 penalty (lmbda / n) sum |w| of equation (95)."""
+
+    name = "l1"
+
+    def __init__(self, lmbda):
+        if not lmbda >= 0:
+            raise ConfigError(f"lmbda must be >= 0, got {lmbda}")
+        self.lmbda = float(lmbda)
+
+    def penalty(self, weights, n):
+        """Return (lmbda/n) * sum of absolute weights."""
+        return (self.lmbda / n) * sum(float(np.abs(w).sum()) for w in weights)
+
+    def add_gradient(self, grad, w, n):
+        """Add (lmbda/n) sgn(w) in place, with sgn(0) = 0 as the chapter says."""
+        if self.lmbda:
+            grad += (self.lmbda / n) * np.sign(w)
+        return grad
+
+
+def make_regularization(kind="l2", lmbda=0.0):
+    """Return the regulariser for a name ('l2', 'l1', 'none') and lmbda."""
+    if kind == "l2":
+        return L2(lmbda) if lmbda else NoRegularization()
+    if kind == "l1":
+        return L1(lmbda) if lmbda else NoRegularization()
+    if kind in ("none", None):
+        return NoRegularization()
+    raise ConfigError(f"unknown regularization {kind!r}; choose l2, l1 or none")

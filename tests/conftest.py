@@ -1,0 +1,28 @@
+"""Shared fixtures.
+
+``mnist`` loads the real data once per test session through nndl's own
+loader: the ``NNDL_DATA`` file when set (``make test`` points it at a local
+verified copy when one exists), else the cache, else a verified download.
+"""
+
+import numpy as np
+import pytest
+
+from nndl.data import Dataset
+
+
+@pytest.fixture(scope="session")
+def mnist():
+    from nndl.data import load_mnist
+    return load_mnist(quiet=True)
+
+
+@pytest.fixture
+def tiny_data():
+    """A small, learnable 3-class problem: 60 points of 4 features."""
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(3), 20)
+    centres = rng.normal(size=(3, 4))
+    images = (centres[labels] + 0.3 * rng.normal(size=(60, 4))).astype(np.float32)
+    images = 1 / (1 + np.exp(-images))
+    return Dataset(images.astype(np.float32), labels)
