@@ -126,7 +126,10 @@ def test_sizes_not_matching_data(idx_dir, capsys):
     assert code == 2 and "784 inputs but the images have 64 pixels" in err
     code, out, err = run_cli(["train", "--dataset", f"idx:{idx_dir}", "--validation-size", "50", "--sizes", "64,10,3",
                               "--evaluate-on", "test"], capsys)
-    assert code == 2 and "labels need 4" in err
+    assert code == 2 and "labels have 4 classes" in err
+    code, out, err = run_cli(["train", "--dataset", f"idx:{idx_dir}", "--validation-size", "50",
+                              "--sizes", "64,10,30", "--evaluate-on", "test"], capsys)
+    assert code == 2 and "ends with 30 outputs" in err
 
 
 def test_corrupt_model_and_image(tmp_path, capsys):

@@ -208,9 +208,9 @@ def check_sizes_fit(sizes, splits):
         raise ConfigError(f"--sizes starts with {sizes[0]} inputs but the images have "
                           f"{n_in} pixels")
     n_classes = int(max(int(d.labels.max()) for d in (splits.training, splits.test) if len(d))) + 1
-    if sizes[-1] < n_classes:
-        raise ConfigError(f"--sizes ends with {sizes[-1]} outputs but the labels need "
-                          f"{n_classes}")
+    if sizes[-1] != n_classes:
+        raise ConfigError(f"--sizes ends with {sizes[-1]} outputs but the labels have "
+                          f"{n_classes} classes (0 to {n_classes - 1})")
 
 
 class EpochPrinter:
