@@ -5,10 +5,24 @@ loader: the ``NNDL_DATA`` file when set (``make test`` points it at a local
 verified copy when one exists), else the cache, else a verified download.
 """
 
+import os
+
 import numpy as np
 import pytest
 
 from nndl.data import Dataset
+
+
+@pytest.fixture(scope="session")
+def mnist_file(tmp_path_factory):
+    """A verified path to the book's mnist.pkl.gz: $NNDL_DATA, else fetched
+    into an empty cache the way a user's first run fetches it."""
+    from nndl.data import fetch_mnist
+    path = fetch_mnist(cache_dir=None if os.environ.get("NNDL_DATA")
+                       else tmp_path_factory.mktemp("fresh-cache"), quiet=True)
+    if not str(path).endswith(".pkl.gz"):
+        pytest.fail(f"expected the book's mnist.pkl.gz from the fetch chain, got {path}")
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -34,7 +34,6 @@ from nndl.data.fetch import MNIST_ARRAYS_SHA256, Expected, IdxSource, UrlSource,
 from nndl.data.safe_pickle import safe_load
 from nndl.errors import ChecksumError, DataError, FetchError
 
-REAL_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist.pkl.gz"
 
 
 @pytest.fixture(autouse=True)
@@ -446,19 +445,9 @@ def test_idx_source_builds_the_book_split(tmp_path):
 # ---------------------------------------------------------------- real MNIST
 
 
-def _real_mnist() -> Path | None:
-    env = os.environ.get("NNDL_DATA")
-    if env and Path(env).is_file():
-        return Path(env)
-    return REAL_MNIST if REAL_MNIST.is_file() else None
-
-
-_REAL = _real_mnist()  # read before the fixture clears NNDL_DATA
-
-
 @pytest.mark.mnist
-@pytest.mark.skipif(_REAL is None, reason="no MNIST: set NNDL_DATA or provide ../shared/data/mnist.pkl.gz")
-def test_real_mnist(tmp_path):
+def test_real_mnist(tmp_path, mnist_file):
+    _REAL = mnist_file
     for _ in range(2):  # the first load unpickles and writes the .npz, the second reads it
         s = load_mnist(_REAL, quiet=True)
         shapes = [d.images.shape for d in (s.training, s.validation, s.test)]
