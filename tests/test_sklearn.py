@@ -3,16 +3,13 @@ the tools built on it (GridSearchCV, cross_val_score, Pipeline)."""
 
 import numpy as np
 import pytest
+from sklearn.datasets import load_digits
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import MinMaxScaler
+from sklearn.utils.estimator_checks import check_estimator
 
-pytest.importorskip("sklearn")   # in the 'test' extra; absent only in a bare install
-
-from sklearn.datasets import load_digits  # noqa: E402
-from sklearn.model_selection import GridSearchCV, cross_val_score  # noqa: E402
-from sklearn.pipeline import make_pipeline  # noqa: E402
-from sklearn.preprocessing import MinMaxScaler  # noqa: E402
-from sklearn.utils.estimator_checks import check_estimator  # noqa: E402
-
-from nndl.sklearn import NetworkClassifier  # noqa: E402
+from nndl.sklearn import NetworkClassifier
 
 # Checks that cannot run here, and why (none is skipped for failing):
 #   check_array_api_input               needs SCIPY_ARRAY_API=1 and an array-API library
