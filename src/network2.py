@@ -67,7 +67,16 @@ class Network(_Network):
             monitor_evaluation_cost=False,
             monitor_evaluation_accuracy=False,
             monitor_training_cost=False,
-            monitor_training_accuracy=False):
+            monitor_training_accuracy=False,
+            *,
+            regularization="l2",
+            momentum=0.0,
+            nesterov=False,
+            dropout=0.0,
+            input_dropout=0.0,
+            max_norm=None,
+            early_stopping_n=0,
+            lr_schedule=None):
         """Train with mini-batch stochastic gradient descent, as in the book.
 
         ``training_data`` is a list of ``(x, y)`` with one-hot y;
@@ -75,15 +84,42 @@ class Network(_Network):
         (evaluation costs, evaluation accuracies, training costs, training
         accuracies), one entry per epoch for each monitored quantity;
         accuracies are counts of correct images, as in the book.
+
+        The keyword-only arguments add the chapter's other techniques (all
+        off by default, so the book's calls behave as in the book):
+        ``regularization`` 'l2' or 'l1'; ``momentum`` mu and ``nesterov``;
+        ``dropout`` / ``input_dropout`` probabilities; ``max_norm`` bound on
+        each neuron's incoming weights; ``early_stopping_n`` (stop after n
+        epochs without a better evaluation accuracy, keeping the best
+        weights); ``lr_schedule`` n (halve eta after each n epochs without
+        improvement, stop at eta/128).  The last two judge by
+        ``evaluation_data``, which should then be the validation data.
+        Afterwards ``self.last_run`` holds the stop reason (None if every
+        epoch ran), the best epoch and the learning rate of each epoch.
         """
+        from nndl.callbacks import EarlyStopping, HalvingSchedule
+        from nndl.dropout import Dropout
+        from nndl.optimizers import make_optimizer
+        from nndl.regularization import MaxNorm
         training = as_dataset(training_data, self.sizes[0])
         evaluation = as_dataset(evaluation_data, self.sizes[0]) if evaluation_data else None
         printer = _BookPrinter(len(training), len(evaluation) if evaluation else 0)
         monitor = Monitor(monitor_training_cost, monitor_training_accuracy,
                           monitor_evaluation_cost, monitor_evaluation_accuracy)
-        state = train(self, training, epochs, mini_batch_size, _SGD(eta),
-                      regularization=make_regularization("l2", lmbda),
-                      evaluation=evaluation, callbacks=[monitor, printer])
+        callbacks = [monitor]
+        if early_stopping_n:
+            callbacks.append(EarlyStopping(early_stopping_n))
+        if lr_schedule:
+            callbacks.append(HalvingSchedule(lr_schedule))
+        state = train(
+            self, training, epochs, mini_batch_size, make_optimizer(eta, momentum, nesterov),
+            regularization=make_regularization(regularization, lmbda),
+            evaluation=evaluation, callbacks=callbacks + [printer],
+            dropout=Dropout(dropout, input_dropout) if dropout or input_dropout else None,
+            constraint=MaxNorm(max_norm) if max_norm else None)
+        best = [cb.best_epoch for cb in callbacks[1:]]
+        self.last_run = {"stop_reason": state.stop, "best_epoch": best[0] if best else None,
+                         "etas": [r["eta"] for r in state.history]}
         return printer.results()
 
     def update_mini_batch(self, mini_batch, eta, lmbda, n):
@@ -96,13 +132,14 @@ class Network(_Network):
         sgd_step(self, data.images.astype(self.dtype), y, _SGD(eta),
                  make_regularization("l2", lmbda), n)
 
-    def backprop(self, x, y):
+    def backprop(self, x, y, masks=None):
         """Return (nabla_b, nabla_w) for book-style columns ``x`` and ``y``;
-        with rows of examples, the gradient summed over them."""
+        with rows of examples, the gradient summed over them (through the
+        dropout ``masks``, if any)."""
         x, y = np.asarray(x), np.asarray(y)
         if x.ndim == 2 and x.shape[1] == 1 and x.shape[0] == self.sizes[0]:
-            return super().backprop(x.T.astype(self.dtype), y.T.astype(self.dtype))
-        return super().backprop(x, y)
+            return super().backprop(x.T.astype(self.dtype), y.T.astype(self.dtype), masks)
+        return super().backprop(x, y, masks)
 
     def accuracy(self, data, convert=False):
         """Return the number of inputs in ``data`` classified correctly.

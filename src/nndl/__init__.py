@@ -6,8 +6,11 @@ The pieces, one idea per module:
 * ``activations``    -- sigmoid, tanh, ReLU, linear, softmax
 * ``costs``          -- quadratic, cross-entropy, log-likelihood (fn and delta)
 * ``regularization`` -- L2 and L1 as gradient terms
-* ``optimizers``     -- how a gradient becomes a step
-* ``training``       -- the SGD loop and its callbacks
+* ``optimizers``     -- how a gradient becomes a step: SGD, momentum, Nesterov
+* ``dropout``        -- dropout masks for the training step
+* ``training``       -- the SGD loop and its monitoring callbacks
+* ``callbacks``      -- early stopping, learning-rate schedules, fast monitoring
+* ``sklearn``        -- a scikit-learn classifier (needs the 'sklearn' extra)
 * ``data``           -- MNIST (fetched and verified), IDX files
 * ``persistence``    -- JSON model files
 * ``cli``            -- the ``nndl`` command

@@ -14,6 +14,7 @@ import time
 import numpy as np
 
 from . import __version__
+from .activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from .errors import ConfigError, NNDLError
 
 EXIT_USAGE = 2
@@ -87,6 +88,68 @@ def _float(text):
     return value
 
 
+def probability(text):
+    """A dropout probability in [0, 1)."""
+    value = _float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return value
+
+
+def momentum_coefficient(text):
+    """A momentum co-efficient mu in [0, 1): with mu >= 1 nothing damps the velocity."""
+    value = _float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(
+            f"must be in [0, 1), got {text}: with mu >= 1 nothing damps the velocity")
+    return value
+
+
+def lr_schedule(text):
+    """Parse 'halve', 'halve:N' or 'step:EPOCHS:FACTOR'."""
+    parts = text.split(":")
+    try:
+        if parts[0] == "halve" and len(parts) <= 2:
+            n = int(parts[1]) if len(parts) == 2 else 10
+            if n >= 1:
+                return ("halve", n)
+        elif parts[0] == "step" and len(parts) == 3:
+            every, factor = int(parts[1]), float(parts[2])
+            if every >= 1 and 0 < factor and np.isfinite(factor):
+                return ("step", every, factor)
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(
+        f"expected halve, halve:N (N >= 1) or step:EPOCHS:FACTOR (e.g. step:10:0.5), got {text!r}")
+
+
+def gain_rule(text):
+    """Parse 'WINDOW:GAIN' for the gain-rate early-stopping rule."""
+    try:
+        window, gain = text.split(":")
+        window, gain = int(window), float(gain)
+        if window >= 1 and 0 <= gain < 1:
+            return (window, gain)
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(
+        f"expected WINDOW:GAIN with WINDOW >= 1 and GAIN a fraction in [0, 1) "
+        f"(e.g. 5:0.002), got {text!r}")
+
+
+def digit_list(text):
+    """Parse '0,1' into [0, 1]: at least two distinct labels >= 0."""
+    try:
+        digits = [int(s) for s in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated labels like 0,1, got {text!r}") from None
+    if len(digits) < 2 or len(set(digits)) != len(digits) or min(digits) < 0:
+        raise argparse.ArgumentTypeError(
+            f"need at least 2 distinct labels >= 0, got {text!r}")
+    return digits
+
+
 MONITORS = ("training-cost", "training-accuracy", "evaluation-cost", "evaluation-accuracy")
 
 
@@ -122,17 +185,59 @@ def build_parser():
                        "chapter's regularised network: [784,30,10], cross-entropy, eta 0.5, "
                        "lmbda 5.0, mini-batch 10, 30 epochs (the book reports 96.49%).")
     add_dataset_arguments(t)
-    t.add_argument("--sizes", type=parse_sizes, default=[784, 30, 10],
-                   help="layer sizes, input first (default: 784,30,10)")
+    t.add_argument("--sizes", type=parse_sizes, default=None,
+                   help="layer sizes, input first (default: 784,30,10; with --digits the "
+                        "output layer has one neuron per digit)")
     t.add_argument("--epochs", type=nonnegative_int, default=30, help="default: 30")
     t.add_argument("--batch-size", type=positive_int, default=10, help="mini-batch size (default: 10)")
     t.add_argument("--eta", type=positive_float, default=0.5, help="learning rate (default: 0.5)")
-    t.add_argument("--lmbda", type=nonnegative_float, default=5.0,
-                   help="regularisation parameter lambda (default: 5.0)")
+    lm = t.add_mutually_exclusive_group()
+    lm.add_argument("--lmbda", type=nonnegative_float, default=5.0,
+                    help="regularisation parameter lambda (default: 5.0)")
+    lm.add_argument("--lmbda-per-example", type=nonnegative_float, default=None, metavar="X",
+                    help="set lambda = X * (training-set size), so the weight decay "
+                         "eta*lambda/n per step is the same for any training-set size "
+                         "(the chapter's 0.1 for 1,000 images and 5.0 for 50,000 is X = 1e-4)")
     t.add_argument("--regularization", choices=("l2", "l1"), default="l2", help="default: l2")
     t.add_argument("--cost", choices=("cross-entropy", "quadratic", "log-likelihood"),
-                   default="cross-entropy", help="default: cross-entropy (log-likelihood "
-                   "uses a softmax output layer)")
+                   default=None, help="default: the one that belongs with --output: "
+                   "cross-entropy for sigmoid, log-likelihood for softmax, quadratic for linear")
+    t.add_argument("--activation", choices=HIDDEN_ACTIVATIONS, default="sigmoid",
+                   help="hidden neurons (default: sigmoid)")
+    t.add_argument("--output", choices=OUTPUT_ACTIVATIONS, default=None,
+                   help="output neurons (default: the one that belongs with --cost; sigmoid)")
+    t.add_argument("--momentum", type=momentum_coefficient, default=0.0, metavar="MU",
+                   help="momentum co-efficient mu, equations (107)-(108) (default: 0, plain SGD)")
+    t.add_argument("--nesterov", action="store_true",
+                   help="use Nesterov's accelerated gradient (needs --momentum)")
+    t.add_argument("--dropout", type=probability, default=0.0, metavar="P",
+                   help="drop each hidden neuron with probability P while training (inverted "
+                        "dropout: nothing to rescale at test time)")
+    t.add_argument("--input-dropout", type=probability, default=0.0, metavar="P",
+                   help="drop each input pixel with probability P while training")
+    t.add_argument("--dropout-mask", choices=("batch", "example"), default="batch",
+                   help="one dropout mask per mini-batch, as the chapter (default), "
+                        "or one per example")
+    t.add_argument("--max-norm", type=positive_float, default=None, metavar="C",
+                   help="after each step, scale every neuron's incoming weights back to "
+                        "length C if longer")
+    t.add_argument("--early-stopping", type=positive_int, default=None, metavar="N",
+                   help="stop after N epochs without a better validation accuracy, and keep "
+                        "the best epoch's weights (no-improvement-in-N)")
+    t.add_argument("--early-stopping-gain", type=gain_rule, default=None, metavar="W:GAIN",
+                   help="stop when the best validation accuracy rose by less than GAIN (a "
+                        "fraction) over the last W epochs, and keep the best weights")
+    t.add_argument("--lr-schedule", type=lr_schedule, default=None,
+                   metavar="{halve,halve:N,step:EPOCHS:FACTOR}",
+                   help="halve: halve eta after each 10 (N) epochs without a better validation "
+                        "accuracy, stop at eta/128; step: multiply eta by FACTOR every EPOCHS")
+    t.add_argument("--monitor-every", type=positive_int, default=None, metavar="K",
+                   help="also measure accuracy every K training images (fast feedback)")
+    t.add_argument("--monitor-subset", type=positive_int, default=100, metavar="M",
+                   help="...on the first M evaluation images (default: 100)")
+    t.add_argument("--digits", type=digit_list, default=None,
+                   help="train and evaluate on these classes only, e.g. 0,1 (labels become "
+                        "their positions in this list)")
     t.add_argument("--init", choices=("default", "large"), default="default",
                    help="weights N(0,1/n_in) (default) or N(0,1) (large)")
     t.add_argument("--train-size", type=positive_int, default=None,
@@ -168,28 +273,46 @@ def build_parser():
 
 
 # ------------------------------------------------------------------- train
+COST_FOR_OUTPUT = {None: "cross-entropy", "sigmoid": "cross-entropy",
+                   "softmax": "log-likelihood", "linear": "quadratic"}
+
+
 def cmd_train(args):
     """Train a network as the flags say; print one line per epoch and the
     final test accuracy; optionally save the model and the metrics."""
-    from .data import load_dataset
     from .network import Network
-    from .optimizers import SGD
     from .persistence import save
     from .regularization import make_regularization
     from .training import Monitor, ProgressBar, train
 
-    splits = load_dataset(args.dataset, validation_size=args.validation_size)
+    # every flag is checked before any data is loaded
+    args.cost = args.cost or COST_FOR_OUTPUT[args.output]
+    check_cost_and_output(args.cost, args.output)
+    optimizer, steering, options = make_optimizer_from(args), technique_callbacks(args), \
+        step_options(args)
+    splits = load_splits(args)
     training = splits.training.subset(args.train_size) if args.train_size else splits.training
     evaluation = splits.validation if args.evaluate_on == "validation" else splits.test
     check_sizes_fit(args.sizes, splits)
-    net = Network(args.sizes, cost=args.cost, init=args.init, dtype=args.dtype, seed=args.seed)
     if args.evaluate_on == "validation" and len(evaluation) == 0:
         raise ConfigError("the dataset has no validation set; use --evaluate-on test")
+    net = Network(args.sizes, cost=args.cost, hidden=args.activation, output=args.output,
+                  init=args.init, dtype=args.dtype, seed=args.seed)
+    if args.lmbda_per_example is not None:
+        from .regularization import lmbda_for
+        args.lmbda = lmbda_for(args.lmbda_per_example, len(training))
     monitor = Monitor(**{m.replace("-", "_"): True for m in args.monitor})
     progress = ProgressBar(enabled={"auto": None, "on": True, "off": False}[args.progress])
-    state = train(net, training, args.epochs, args.batch_size, SGD(args.eta),
+    printer = EpochPrinter(args.evaluate_on, show_eta=args.lr_schedule is not None)
+    state = train(net, training, args.epochs, args.batch_size, optimizer,
                   regularization=make_regularization(args.regularization, args.lmbda),
-                  evaluation=evaluation, callbacks=[progress, monitor, EpochPrinter(args.evaluate_on)])
+                  evaluation=evaluation, callbacks=[progress, monitor] + steering + [printer],
+                  **options)
+    summary = run_summary(state, steering, args.evaluate_on)
+    if summary["stop_reason"]:
+        print(f"stopped: {summary['stop_reason']}")
+    if summary["best_epoch"] is not None:
+        print(f"best epoch: {summary['best_epoch'] + 1}")
     test_accuracy = net.accuracy(splits.test.images, splits.test.labels) / len(splits.test)
     print(f"test accuracy: {test_accuracy:.2%} ({round(test_accuracy * len(splits.test))} "
           f"/ {len(splits.test)})")
@@ -197,8 +320,101 @@ def cmd_train(args):
         save(net, args.save)
         print(f"saved network to {args.save}")
     if args.metrics_out:
-        write_metrics(args.metrics_out, args, state.history, test_accuracy, len(training))
+        write_metrics(args.metrics_out, args, state.history, test_accuracy, len(training),
+                      summary)
     return 0
+
+
+def check_cost_and_output(cost, output):
+    """Refuse a --cost / --output pair that does not belong together, saying why."""
+    from .activations import get_activation
+    from .costs import check_pairing, default_output_for, get_cost
+    cost = get_cost(cost)
+    check_pairing(cost, get_activation(output) if output else default_output_for(cost))
+
+
+def load_splits(args):
+    """Load the dataset; with --digits keep only those classes and size the
+    output layer to match."""
+    from .data import Splits, load_dataset
+    splits = load_dataset(args.dataset, validation_size=args.validation_size)
+    if args.digits:
+        splits = Splits(*(d.only_classes(args.digits) if len(d) else d
+                          for d in (splits.training, splits.validation, splits.test)))
+        if len(splits.training) == 0:
+            raise ConfigError(f"no training images have the labels {args.digits}")
+        if args.sizes is None:
+            args.sizes = [784, 30, len(args.digits)]
+        elif args.sizes[-1] != len(args.digits):
+            raise ConfigError(f"--sizes ends with {args.sizes[-1]} outputs but --digits "
+                              f"chooses {len(args.digits)} classes")
+    if args.sizes is None:
+        args.sizes = [784, 30, 10]
+    return splits
+
+
+def make_optimizer_from(args):
+    """SGD, or momentum / Nesterov when --momentum is given."""
+    from .optimizers import make_optimizer
+    return make_optimizer(args.eta, args.momentum, args.nesterov)
+
+
+def step_options(args):
+    """The per-step pieces: dropout masks and the max-norm constraint."""
+    from .dropout import Dropout
+    from .regularization import MaxNorm
+    dropout = None
+    if args.dropout or args.input_dropout:
+        dropout = Dropout(args.dropout, args.input_dropout,
+                          per_example=args.dropout_mask == "example")
+    return {"dropout": dropout,
+            "constraint": MaxNorm(args.max_norm) if args.max_norm else None}
+
+
+def technique_callbacks(args):
+    """The callbacks that steer training: early stopping, schedules, fast monitoring."""
+    from .callbacks import (EarlyStopping, FastMonitor, GainRateStopping, HalvingSchedule,
+                            StepSchedule)
+    judges_by_validation = (args.early_stopping or args.early_stopping_gain
+                            or (args.lr_schedule and args.lr_schedule[0] == "halve"))
+    if judges_by_validation and args.evaluate_on != "validation":
+        raise ConfigError("early stopping and the halving schedule choose by validation "
+                          "accuracy; choosing by test accuracy would leak the test set "
+                          "(drop --evaluate-on test)")
+    callbacks = []
+    if args.early_stopping:
+        callbacks.append(EarlyStopping(args.early_stopping))
+    if args.early_stopping_gain:
+        callbacks.append(GainRateStopping(*args.early_stopping_gain))
+    if args.lr_schedule and args.lr_schedule[0] == "halve":
+        callbacks.append(HalvingSchedule(args.lr_schedule[1]))
+    elif args.lr_schedule:
+        callbacks.append(StepSchedule(*args.lr_schedule[1:]))
+    if args.monitor_every:
+        callbacks.append(FastMonitor(args.monitor_every, args.monitor_subset,
+                                     report=lambda line: print(line, flush=True)))
+    return callbacks
+
+
+def run_summary(state, callbacks, evaluate_on):
+    """Return stop_reason, best_epoch, best_evaluation_accuracy and the fast
+    monitor's points, for the printout and the metrics file."""
+    best_epoch = best_accuracy = None
+    trackers = [cb for cb in callbacks if getattr(cb, "tracker", None) is not None]
+    if trackers:
+        best_epoch = trackers[0].tracker.best_epoch
+        best_accuracy = trackers[0].tracker.best_accuracy
+    elif evaluate_on == "validation" and state.history and \
+            "evaluation_accuracy" in state.history[0]:
+        accs = [r["evaluation_accuracy"] for r in state.history]
+        best_epoch = int(np.argmax(accs))
+        best_accuracy = accs[best_epoch]
+    summary = {"stop_reason": state.stop, "best_epoch": best_epoch,
+               "best_evaluation_accuracy": best_accuracy}
+    points = [p for cb in callbacks for p in getattr(cb, "points", [])]
+    if points:
+        summary["monitor_points"] = points
+    return summary
 
 
 def check_sizes_fit(sizes, splits):
@@ -216,13 +432,17 @@ def check_sizes_fit(sizes, splits):
 class EpochPrinter:
     """Print one summary line per epoch."""
 
-    def __init__(self, evaluate_on):
+    def __init__(self, evaluate_on, show_eta=False):
         self.evaluate_on = evaluate_on
+        self.show_eta = show_eta
 
     def on_epoch_end(self, state):
+        """Print the epoch's timing and monitored quantities."""
         r = state.history[-1]
         parts = [f"epoch {r['epoch'] + 1:>{len(str(state.epochs))}}/{state.epochs}",
                  f"train {r['train_seconds']:.2f}s"]
+        if self.show_eta:
+            parts.append(f"eta {r['eta']:g}")
         if "training_cost" in r:
             parts.append(f"training cost {r['training_cost']:.4f}")
         if "training_accuracy" in r:
@@ -234,13 +454,15 @@ class EpochPrinter:
         print("  ".join(parts), flush=True)
 
 
-def write_metrics(path, args, history, test_accuracy, n_train):
-    """Write the metrics JSON (schema in the README) atomically."""
+def write_metrics(path, args, history, test_accuracy, n_train, summary=None):
+    """Write the metrics JSON (schema in the README) atomically; ``summary``
+    adds top-level entries (stop_reason, best_epoch, ...)."""
     from .persistence import atomic_write_text
     config = {k: v for k, v in vars(args).items() if k not in ("handler", "command")}
     config.update(train_size=n_train, nndl_version=__version__, numpy_version=np.__version__,
                   python_version=platform.python_version())
     doc = {"config": config, "epochs": history, "test_accuracy": test_accuracy}
+    doc.update(summary or {})
     atomic_write_text(path, json.dumps(doc, indent=2))
 
 

@@ -129,9 +129,12 @@ def check_pairing(cost, output):
     cost.
     """
     if cost is CrossEntropyCost and output.name != "sigmoid":
+        hint = {"linear": "; linear outputs go with the quadratic cost (equation 68)",
+                "softmax": "; softmax outputs go with the log-likelihood cost"}
         raise ConfigError(
             f"cross-entropy needs sigmoid outputs, not {output.name}: its "
-            "delta a - y (equation 66) is only right for sigmoid neurons")
+            "delta a - y (equation 66) is only right for sigmoid neurons, and "
+            f"ln(1 - a) needs outputs in (0, 1){hint.get(output.name, '')}")
     if cost is LogLikelihoodCost and output.name != "softmax":
         raise ConfigError(
             f"log-likelihood needs a softmax output layer, not {output.name}: "

@@ -140,13 +140,19 @@ class Network:
             a = act.fn(a @ w.T + b.T)
         return a
 
-    def forward(self, x):
+    def forward(self, x, masks=None):
         """Return (activations, z_out): every layer's output, input first, and
-        the output layer's weighted input (which stable costs need)."""
+        the output layer's weighted input (which stable costs need).
+
+        ``masks`` (dropout, training only) has one entry per layer: layer l
+        sees ``activations[l] * masks[l]`` (None: no dropout there).  The
+        stored activations are the undropped ones.
+        """
+        masks = masks or [None] * len(self.weights)
         activations = [x]
         z = x
-        for w, b, act in zip(self.weights, self.biases, self.activations):
-            z = activations[-1] @ w.T + b.T
+        for w, b, act, m in zip(self.weights, self.biases, self.activations, masks):
+            z = _dropped(activations[-1], m) @ w.T + b.T
             activations.append(act.fn(z))
         return activations, z
 
@@ -161,23 +167,29 @@ class Network:
         return x.astype(self.dtype, copy=False)
 
     # -------------------------------------------------------------- backprop
-    def backprop(self, x, y):
+    def backprop(self, x, y, masks=None):
         """Return (nabla_b, nabla_w): the gradient of the cost *summed* over
         the rows of ``x`` (targets ``y``), in the shapes of biases and weights.
 
         This is network2.py's backprop with every example of the mini-batch
         at once: equations (BP1)-(BP4) become matrix products, and the sums
         over examples in BP3 and BP4 happen inside those products.
+
+        With dropout ``masks`` (see ``forward``) it is the gradient of the
+        thinned network: a dropped unit passes on no signal forwards and no
+        error backwards.
         """
-        activations, z = self.forward(x)
+        masks = masks or [None] * len(self.weights)
+        activations, z = self.forward(x, masks)
         delta = self.cost.delta(z, activations[-1], y, self.activations[-1])  # BP1
         nabla_b = [None] * len(self.weights)
         nabla_w = [None] * len(self.weights)
         for l in range(len(self.weights) - 1, -1, -1):
             nabla_b[l] = delta.sum(axis=0).reshape(-1, 1)                      # BP3
-            nabla_w[l] = delta.T @ activations[l]                             # BP4
+            nabla_w[l] = delta.T @ _dropped(activations[l], masks[l])         # BP4
             if l:                                                             # BP2
                 delta = (delta @ self.weights[l]) * self.activations[l - 1].derivative(activations[l])
+                delta = _dropped(delta, masks[l])
         return nabla_b, nabla_w
 
     # ------------------------------------------------------------ evaluation
@@ -196,6 +208,11 @@ class Network:
         """Return the mean cost over the rows of ``x`` plus the penalty term
         (see ``mean_cost``)."""
         return mean_cost(self, x, labels, regularization, n_train)
+
+
+def _dropped(a, mask):
+    """Return ``a`` with dropout ``mask`` applied (``a`` itself if no mask)."""
+    return a if mask is None else a * mask
 
 
 def count_correct(net, x, labels):

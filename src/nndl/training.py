@@ -37,9 +37,12 @@ class TrainingState:
     mini_batch_size: int
     optimizer: object
     regularization: object
+    dropout: object = None                         # a Dropout, or None
+    constraint: object = None                      # e.g. MaxNorm, or None
     epoch: int = 0
     batch: int = 0
     batches_per_epoch: int = 0
+    images_seen: int = 0                           # training images so far, all epochs
     history: list = field(default_factory=list)   # one dict per epoch
     stop: str = None                               # set by a callback to stop
 
@@ -68,14 +71,18 @@ def check_data(network, data, what):
 
 
 def train(network, training, epochs, mini_batch_size, optimizer, *,
-          regularization=None, evaluation=None, callbacks=(), rng=None):
+          regularization=None, evaluation=None, callbacks=(), rng=None,
+          dropout=None, constraint=None):
     """Train ``network`` on ``training`` by mini-batch SGD; return the state.
 
     ``training`` and ``evaluation`` are datasets with ``images`` (n, n_in) and
     integer ``labels`` (n,).  Each epoch shuffles the training set with
     ``rng`` (the network's own generator by default, so a seeded network gives
     a repeatable run), then takes one ``optimizer`` step per mini-batch on
-    the mean gradient plus the ``regularization`` term.
+    the mean gradient plus the ``regularization`` term, through the
+    ``dropout`` masks if given (drawn from ``rng`` unless the Dropout has its
+    own), and applies the weight ``constraint`` (e.g. ``MaxNorm``) after it.
+    Each epoch's history entry records the learning rate it used, ``eta``.
     """
     check_training_args(network, training, epochs, mini_batch_size)
     if evaluation is not None:
@@ -83,8 +90,10 @@ def train(network, training, epochs, mini_batch_size, optimizer, *,
     network.check_params()
     regularization = regularization or NoRegularization()
     rng = network.rng if rng is None else rng
+    if dropout is not None and dropout.rng is None:
+        dropout.rng = rng
     state = TrainingState(network, training, evaluation, epochs, mini_batch_size,
-                          optimizer, regularization)
+                          optimizer, regularization, dropout, constraint)
     state.batches_per_epoch = -(-len(training) // mini_batch_size)
     x_all = np.ascontiguousarray(training.images, dtype=network.dtype)
     y_all = one_hot(training.labels, network.sizes[-1], network.dtype)
@@ -95,15 +104,18 @@ def train(network, training, epochs, mini_batch_size, optimizer, *,
         state.epoch, state.batch = epoch, 0
         _call(callbacks, "on_epoch_begin", state)
         start = time.perf_counter()
+        eta = getattr(optimizer, "eta", None)
         order = rng.permutation(len(training))
         for k in range(0, len(training), mini_batch_size):
             idx = order[k:k + mini_batch_size]
             sgd_step(network, x_all.take(idx, axis=0), y_all.take(idx, axis=0),
-                     optimizer, regularization, len(training))
+                     optimizer, regularization, len(training), dropout, constraint)
             state.batch += 1
+            state.images_seen += len(idx)
             for cb in batch_callbacks:
                 cb.on_batch_end(state)
-        state.history.append({"epoch": epoch, "train_seconds": time.perf_counter() - start})
+        state.history.append({"epoch": epoch, "train_seconds": time.perf_counter() - start,
+                              "eta": eta})
         _call(callbacks, "on_epoch_end", state)
         if state.stop:
             break
@@ -111,14 +123,19 @@ def train(network, training, epochs, mini_batch_size, optimizer, *,
     return state
 
 
-def sgd_step(network, x, y, optimizer, regularization, n):
+def sgd_step(network, x, y, optimizer, regularization, n, dropout=None, constraint=None):
     """Take one gradient step on the mini-batch (x, y) out of n training examples.
 
     The gradient is the mean over the mini-batch, (1/m) sum_x dC_x/dw, plus
     the regularisation term; the optimiser turns it into a step.  With plain
-    SGD and L2 this is equation (93) exactly.
+    SGD and L2 this is equation (93) exactly.  With ``dropout`` the gradient
+    is that of a thinned network (fresh masks for each mini-batch); a
+    ``constraint`` is applied to the weights after the step.
     """
-    nabla_b, nabla_w = network.backprop(x, y)
+    masks = None
+    if dropout is not None and dropout.active:
+        masks = dropout.masks(network.sizes, len(x), network.dtype)
+    nabla_b, nabla_w = network.backprop(x, y, masks) if masks else network.backprop(x, y)
     scale = 1.0 / len(x)
     for g in nabla_w:
         g *= scale
@@ -127,6 +144,8 @@ def sgd_step(network, x, y, optimizer, regularization, n):
     for g, w in zip(nabla_w, network.weights):
         regularization.add_gradient(g, w, n)
     optimizer.update_params(network.weights + network.biases, nabla_w + nabla_b)
+    if constraint is not None:
+        constraint.apply(network.weights)
 
 
 def _call(callbacks, hook, state):
@@ -194,3 +213,7 @@ class ProgressBar:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+from .callbacks import (EarlyStopping, FastMonitor, GainRateStopping,  # noqa: E402
+                        HalvingSchedule, StepSchedule)

@@ -83,6 +83,23 @@ class Dataset:
             raise DataError(f"cannot take {n} examples from a data set of {len(self)}")
         return Dataset(self.images[:n], self.labels[:n])
 
+    def only_classes(self, classes) -> "Dataset":
+        """Return the examples whose label is in ``classes``, relabelled
+        0, 1, ... in the order given ("strip the problem down": training on
+        the 0s and 1s only, say, with a two-neuron output layer).
+
+        ``only_classes([3, 7])`` keeps the 3s (label 0) and the 7s (label 1).
+        """
+        classes = [int(c) for c in classes]
+        if not classes or len(set(classes)) != len(classes) or min(classes) < 0:
+            raise DataError(f"classes must be a non-empty list of labels >= 0 without "
+                            f"repeats, got {classes}")
+        lookup = np.full(max(max(classes), int(self.labels.max(initial=0))) + 1, -1, np.int64)
+        lookup[classes] = np.arange(len(classes))
+        new = lookup[self.labels]
+        keep = new >= 0
+        return Dataset(self.images[keep], new[keep])
+
 
 @dataclass(frozen=True, eq=False)
 class Splits:
