@@ -10,6 +10,7 @@ import json
 import platform
 import sys
 import time
+from typing import NamedTuple
 
 import numpy as np
 
@@ -149,6 +150,9 @@ def build_parser():
     t.add_argument("--metrics-out", metavar="FILE.json", help="write per-epoch metrics here")
     t.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
                    help="progress bar during each epoch (auto: only on a terminal)")
+    t.add_argument("--config", metavar="FILE.toml",
+                   help="read options from a TOML file whose keys are these flags' names "
+                        "(eta = 0.5, sizes = [784, 30, 10], ...); flags given here win")
     t.set_defaults(handler=cmd_train)
 
     e = sub.add_parser("evaluate", help="accuracy and cost of a saved network")
@@ -164,6 +168,12 @@ def build_parser():
                    help="PNG/JPEG/... files of any size; each is turned into a centred "
                         "28x28 digit the way MNIST was made")
     p.set_defaults(handler=cmd_predict)
+
+    from .lrfind import add_lr_find_parser
+    from .search.command import add_search_parser
+    add_lr_find_parser(sub)
+    add_search_parser(sub)
+    parser.subcommands = sub.choices
     return parser
 
 
@@ -171,25 +181,11 @@ def build_parser():
 def cmd_train(args):
     """Train a network as the flags say; print one line per epoch and the
     final test accuracy; optionally save the model and the metrics."""
-    from .data import load_dataset
-    from .network import Network
-    from .optimizers import SGD
     from .persistence import save
-    from .regularization import make_regularization
-    from .training import Monitor, ProgressBar, train
 
-    splits = load_dataset(args.dataset, validation_size=args.validation_size)
-    training = splits.training.subset(args.train_size) if args.train_size else splits.training
-    evaluation = splits.validation if args.evaluate_on == "validation" else splits.test
-    check_sizes_fit(args.sizes, splits)
-    net = Network(args.sizes, cost=args.cost, init=args.init, dtype=args.dtype, seed=args.seed)
-    if args.evaluate_on == "validation" and len(evaluation) == 0:
-        raise ConfigError("the dataset has no validation set; use --evaluate-on test")
-    monitor = Monitor(**{m.replace("-", "_"): True for m in args.monitor})
-    progress = ProgressBar(enabled={"auto": None, "on": True, "off": False}[args.progress])
-    state = train(net, training, args.epochs, args.batch_size, SGD(args.eta),
-                  regularization=make_regularization(args.regularization, args.lmbda),
-                  evaluation=evaluation, callbacks=[progress, monitor, EpochPrinter(args.evaluate_on)])
+    run = prepare_run(args)
+    state = run_training(run, [EpochPrinter(args.evaluate_on)])
+    net, splits, training = run.net, run.splits, run.training
     test_accuracy = net.accuracy(splits.test.images, splits.test.labels) / len(splits.test)
     print(f"test accuracy: {test_accuracy:.2%} ({round(test_accuracy * len(splits.test))} "
           f"/ {len(splits.test)})")
@@ -199,6 +195,49 @@ def cmd_train(args):
     if args.metrics_out:
         write_metrics(args.metrics_out, args, state.history, test_accuracy, len(training))
     return 0
+
+
+class TrainingRun(NamedTuple):
+    """Everything one training run needs, built from parsed train flags."""
+
+    args: argparse.Namespace
+    net: object
+    splits: object
+    training: object
+    evaluation: object
+
+
+def prepare_run(args, splits=None):
+    """Load the data (unless ``splits`` is given: a search loads it once per
+    process) and build the network that the parsed train flags describe."""
+    from .data import load_dataset
+    from .network import Network
+
+    if splits is None:
+        splits = load_dataset(args.dataset, validation_size=args.validation_size)
+    training = splits.training.subset(args.train_size) if args.train_size else splits.training
+    evaluation = splits.validation if args.evaluate_on == "validation" else splits.test
+    check_sizes_fit(args.sizes, splits)
+    net = Network(args.sizes, cost=args.cost, init=args.init, dtype=args.dtype, seed=args.seed)
+    if args.evaluate_on == "validation" and len(evaluation) == 0:
+        raise ConfigError("the dataset has no validation set; use --evaluate-on test")
+    return TrainingRun(args, net, splits, training, evaluation)
+
+
+def run_training(run, callbacks=()):
+    """Train ``run.net`` as its flags say, with monitoring and a progress bar,
+    then ``callbacks`` (which see each epoch's monitored values); return the
+    final training state."""
+    from .optimizers import SGD
+    from .regularization import make_regularization
+    from .training import Monitor, ProgressBar, train
+
+    args = run.args
+    monitor = Monitor(**{m.replace("-", "_"): True for m in args.monitor})
+    progress = ProgressBar(enabled={"auto": None, "on": True, "off": False}[args.progress])
+    return train(run.net, run.training, args.epochs, args.batch_size, SGD(args.eta),
+                 regularization=make_regularization(args.regularization, args.lmbda),
+                 evaluation=run.evaluation, callbacks=[progress, monitor, *callbacks])
 
 
 def check_sizes_fit(sizes, splits):
@@ -283,8 +322,17 @@ def cmd_predict(args):
 def main(argv=None):
     """Run the command line; return the exit status."""
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if hasattr(args, "train_argv"):          # lr-find passes other flags to train's parser
+            args.train_argv = extra
+        elif extra:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        if getattr(args, "config", None):
+            from .options import with_config
+            train = parser.subcommands["train"]
+            args = parser.parse_args(with_config(argv, args.command, args.config, train))
         return args.handler(args)
     except NNDLError as e:
         print(f"nndl: error: {e}", file=sys.stderr)
