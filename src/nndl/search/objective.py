@@ -25,13 +25,18 @@ class Diverged(NNDLError):
 
 
 class DivergenceGuard:
-    """Stop a run as soon as any weight or bias is NaN or infinite."""
+    """Stop a run as soon as a weight, a bias or a monitored cost is NaN or
+    infinite."""
 
     def on_epoch_end(self, state):
-        """Raise Diverged if the network's parameters are no longer finite."""
+        """Raise Diverged if the parameters or this epoch's costs are not finite."""
         net = state.network
         if not all(np.isfinite(p).all() for p in net.weights + net.biases):
             raise Diverged(f"diverged: weights not finite after epoch {state.epoch + 1}")
+        for key, value in state.history[-1].items():
+            if key.endswith("_cost") and not np.isfinite(value):
+                raise Diverged(f"diverged: {key.replace('_', ' ')} {value} after epoch "
+                               f"{state.epoch + 1}")
 
 
 class ReportToTrial:

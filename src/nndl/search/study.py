@@ -14,6 +14,7 @@ failed and queues the same parameters again, once.
 
 import importlib.util
 import os
+import time
 import warnings
 
 from ..errors import ConfigError
@@ -28,8 +29,15 @@ ATTR = "nndl"              # study user attribute holding the search's settings
 
 
 def storage_url(text):
-    """A storage URL; a bare file path means a SQLite file there."""
-    return text if "://" in text else f"sqlite:///{os.path.abspath(text)}"
+    """A storage URL; a bare file path means a SQLite file there.  A plain
+    ``postgresql://`` URL uses whichever driver is installed (SQLAlchemy 2.1
+    defaults to psycopg 3; nndl's extra installs psycopg2)."""
+    if "://" not in text:
+        return f"sqlite:///{os.path.abspath(text)}"
+    if (text.startswith("postgresql://") and importlib.util.find_spec("psycopg") is None
+            and importlib.util.find_spec("psycopg2") is not None):
+        return "postgresql+psycopg2://" + text[len("postgresql://"):]
+    return text
 
 
 def open_storage(url):
@@ -37,20 +45,26 @@ def open_storage(url):
     import optuna
     from optuna.exceptions import StorageInternalError
     from optuna.storages import RDBStorage
-    from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy.exc import IntegrityError, SQLAlchemyError
     url = storage_url(url)
     kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT_SECONDS,
-                              grace_period=GRACE_SECONDS, **retry_stale_trials())
-    except ImportError as e:
-        raise ConfigError(f"storage {redact(url)} needs a database driver: {e.name or e} "
-                          "(for PostgreSQL: pip install psycopg2-binary)") from None
-    except (SQLAlchemyError, StorageInternalError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ConfigError(f"cannot open storage {redact(url)}: {first}") from None
+    for attempt in range(3):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT_SECONDS,
+                                  grace_period=GRACE_SECONDS, **retry_stale_trials())
+        except ImportError as e:
+            raise ConfigError(f"storage {redact(url)} needs a database driver: {e.name or e} "
+                              "(for PostgreSQL: pip install psycopg2-binary)") from None
+        except IntegrityError:
+            # Several workers creating the tables of an empty database at once: one
+            # wins, the others find the tables on their next try.
+            time.sleep(1 + attempt)
+        except (SQLAlchemyError, StorageInternalError) as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ConfigError(f"cannot open storage {redact(url)}: {first}") from None
+    raise ConfigError(f"cannot create the tables in {redact(url)}")
 
 
 def retry_stale_trials():
@@ -113,7 +127,7 @@ def open_study(storage, name, *, space=None, trials=None, sampler=None, pruner=N
     """
     import optuna
     stored = stored_settings(storage, name)
-    if stored is None and space is None:
+    if not stored and space is None:
         raise ConfigError(f"no search named {name!r} in {redact(storage.url)}; start it "
                           "with nndl search --space FILE.toml --study NAME")
     if stored is not None and space is not None and space.to_json() != stored["space"]:
@@ -135,16 +149,14 @@ def open_study(storage, name, *, space=None, trials=None, sampler=None, pruner=N
 
 
 def stored_settings(storage, name):
-    """The search settings stored with study ``name``, or None if there is none."""
+    """The search settings stored with study ``name``, or None if there is
+    no such study."""
     try:
         study_id = storage.get_study_id_from_name(name)
     except KeyError:
         return None
-    settings = storage.get_study_user_attrs(study_id).get(ATTR)
-    if settings is None:
-        raise ConfigError(f"study {name!r} in {redact(storage.url)} was not made by "
-                          "nndl search")
-    return settings
+    # {} while another worker that created the study has not stored them yet
+    return storage.get_study_user_attrs(study_id).get(ATTR, {})
 
 
 def finished(study):
