@@ -10,6 +10,7 @@ import json
 import platform
 import sys
 import time
+from typing import NamedTuple
 
 import numpy as np
 
@@ -254,6 +255,9 @@ def build_parser():
     t.add_argument("--metrics-out", metavar="FILE.json", help="write per-epoch metrics here")
     t.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
                    help="progress bar during each epoch (auto: only on a terminal)")
+    t.add_argument("--config", metavar="FILE.toml",
+                   help="read options from a TOML file whose keys are these flags' names "
+                        "(eta = 0.5, sizes = [784, 30, 10], ...); flags given here win")
     t.set_defaults(handler=cmd_train)
 
     e = sub.add_parser("evaluate", help="accuracy and cost of a saved network")
@@ -269,6 +273,12 @@ def build_parser():
                    help="PNG/JPEG/... files of any size; each is turned into a centred "
                         "28x28 digit the way MNIST was made")
     p.set_defaults(handler=cmd_predict)
+
+    from .lrfind import add_lr_find_parser
+    from .search.command import add_search_parser
+    add_lr_find_parser(sub)
+    add_search_parser(sub)
+    parser.subcommands = sub.choices
     return parser
 
 
@@ -280,35 +290,13 @@ COST_FOR_OUTPUT = {None: "cross-entropy", "sigmoid": "cross-entropy",
 def cmd_train(args):
     """Train a network as the flags say; print one line per epoch and the
     final test accuracy; optionally save the model and the metrics."""
-    from .network import Network
     from .persistence import save
-    from .regularization import make_regularization
-    from .training import Monitor, ProgressBar, train
 
-    # every flag is checked before any data is loaded
-    args.cost = args.cost or COST_FOR_OUTPUT[args.output]
-    check_cost_and_output(args.cost, args.output)
-    optimizer, steering, options = make_optimizer_from(args), technique_callbacks(args), \
-        step_options(args)
-    splits = load_splits(args)
-    training = splits.training.subset(args.train_size) if args.train_size else splits.training
-    evaluation = splits.validation if args.evaluate_on == "validation" else splits.test
-    check_sizes_fit(args.sizes, splits)
-    if args.evaluate_on == "validation" and len(evaluation) == 0:
-        raise ConfigError("the dataset has no validation set; use --evaluate-on test")
-    net = Network(args.sizes, cost=args.cost, hidden=args.activation, output=args.output,
-                  init=args.init, dtype=args.dtype, seed=args.seed)
-    if args.lmbda_per_example is not None:
-        from .regularization import lmbda_for
-        args.lmbda = lmbda_for(args.lmbda_per_example, len(training))
-    monitor = Monitor(**{m.replace("-", "_"): True for m in args.monitor})
-    progress = ProgressBar(enabled={"auto": None, "on": True, "off": False}[args.progress])
+    run = prepare_run(args)
     printer = EpochPrinter(args.evaluate_on, show_eta=args.lr_schedule is not None)
-    state = train(net, training, args.epochs, args.batch_size, optimizer,
-                  regularization=make_regularization(args.regularization, args.lmbda),
-                  evaluation=evaluation, callbacks=[progress, monitor] + steering + [printer],
-                  **options)
-    summary = run_summary(state, steering, args.evaluate_on)
+    state = run_training(run, [printer])
+    net, splits, training = run.net, run.splits, run.training
+    summary = run_summary(state, run.steering, args.evaluate_on)
     if summary["stop_reason"]:
         print(f"stopped: {summary['stop_reason']}")
     if summary["best_epoch"] is not None:
@@ -333,11 +321,12 @@ def check_cost_and_output(cost, output):
     check_pairing(cost, get_activation(output) if output else default_output_for(cost))
 
 
-def load_splits(args):
-    """Load the dataset; with --digits keep only those classes and size the
-    output layer to match."""
+def load_splits(args, splits=None):
+    """Load the dataset (unless ``splits`` is given); with --digits keep only
+    those classes and size the output layer to match."""
     from .data import Splits, load_dataset
-    splits = load_dataset(args.dataset, validation_size=args.validation_size)
+    if splits is None:
+        splits = load_dataset(args.dataset, validation_size=args.validation_size)
     if args.digits:
         splits = Splits(*(d.only_classes(args.digits) if len(d) else d
                           for d in (splits.training, splits.validation, splits.test)))
@@ -415,6 +404,60 @@ def run_summary(state, callbacks, evaluate_on):
     if points:
         summary["monitor_points"] = points
     return summary
+
+
+class TrainingRun(NamedTuple):
+    """Everything one training run needs, built from parsed train flags."""
+
+    args: argparse.Namespace
+    net: object
+    splits: object
+    training: object
+    evaluation: object
+    optimizer: object
+    steering: list      # callbacks that steer training: early stopping, schedules
+    options: dict       # per-step pieces for train(): dropout, constraint
+
+
+def prepare_run(args, splits=None):
+    """Check every flag, load the data (unless ``splits`` is given: a search
+    loads it once per process) and build the network, optimiser and steering
+    callbacks that the parsed train flags describe."""
+    from .network import Network
+
+    # every flag is checked before any data is loaded
+    args.cost = args.cost or COST_FOR_OUTPUT[args.output]
+    check_cost_and_output(args.cost, args.output)
+    optimizer, steering, options = make_optimizer_from(args), technique_callbacks(args), \
+        step_options(args)
+    splits = load_splits(args, splits)
+    training = splits.training.subset(args.train_size) if args.train_size else splits.training
+    evaluation = splits.validation if args.evaluate_on == "validation" else splits.test
+    check_sizes_fit(args.sizes, splits)
+    if args.evaluate_on == "validation" and len(evaluation) == 0:
+        raise ConfigError("the dataset has no validation set; use --evaluate-on test")
+    net = Network(args.sizes, cost=args.cost, hidden=args.activation, output=args.output,
+                  init=args.init, dtype=args.dtype, seed=args.seed)
+    if args.lmbda_per_example is not None:
+        from .regularization import lmbda_for
+        args.lmbda = lmbda_for(args.lmbda_per_example, len(training))
+    return TrainingRun(args, net, splits, training, evaluation, optimizer, steering, options)
+
+
+def run_training(run, callbacks=()):
+    """Train ``run.net`` as its flags say, with monitoring, a progress bar and
+    the steering callbacks, then ``callbacks`` (which see each epoch's
+    monitored values); return the final training state."""
+    from .regularization import make_regularization
+    from .training import Monitor, ProgressBar, train
+
+    args = run.args
+    monitor = Monitor(**{m.replace("-", "_"): True for m in args.monitor})
+    progress = ProgressBar(enabled={"auto": None, "on": True, "off": False}[args.progress])
+    return train(run.net, run.training, args.epochs, args.batch_size, run.optimizer,
+                 regularization=make_regularization(args.regularization, args.lmbda),
+                 evaluation=run.evaluation,
+                 callbacks=[progress, monitor, *run.steering, *callbacks], **run.options)
 
 
 def check_sizes_fit(sizes, splits):
@@ -505,8 +548,17 @@ def cmd_predict(args):
 def main(argv=None):
     """Run the command line; return the exit status."""
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if hasattr(args, "train_argv"):          # lr-find passes other flags to train's parser
+            args.train_argv = extra
+        elif extra:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        if getattr(args, "config", None):
+            from .options import with_config
+            train = parser.subcommands["train"]
+            args = parser.parse_args(with_config(argv, args.command, args.config, train))
         return args.handler(args)
     except NNDLError as e:
         print(f"nndl: error: {e}", file=sys.stderr)

@@ -1,0 +1,134 @@
+"""What a search leaves behind: a ranked table of trials, the best
+configuration as an ``nndl train`` command and a config file, its test
+accuracy (measured once, after the search), and Optuna's plots as PNG."""
+
+import json
+import math
+import shlex
+import warnings
+from pathlib import Path
+
+from ..options import option_actions
+from ..persistence import atomic_write_text
+
+TEST_ATTR = "nndl_test"        # study attribute caching the best trial's test accuracy
+
+
+def ranked(study):
+    """Completed trials by validation accuracy (best first), then pruned ones
+    by their last reported accuracy."""
+    from optuna.trial import TrialState
+    trials = study.get_trials(deepcopy=False)
+    done = sorted((t for t in trials if t.state == TrialState.COMPLETE),
+                  key=lambda t: -t.value)
+    pruned = sorted((t for t in trials if t.state == TrialState.PRUNED),
+                    key=lambda t: -last_value(t))
+    return done + pruned
+
+
+def last_value(trial):
+    """The last intermediate value a trial reported (NaN if none)."""
+    steps = trial.intermediate_values
+    return steps[max(steps)] if steps else math.nan
+
+
+def trial_line(trial):
+    """One line describing a finished trial."""
+    from optuna.trial import TrialState
+    value = trial.value if trial.state == TrialState.COMPLETE else last_value(trial)
+    params = "  ".join(f"{k}={fmt(v)}" for k, v in trial.params.items())
+    note = "" if trial.state == TrialState.COMPLETE else f"  ({trial.user_attrs.get('reason', '')})"
+    return (f"#{trial.number:<4} {trial.state.name.lower():<8} {value:>7.2%}  "
+            f"{trial.user_attrs.get('seconds', math.nan):>7.1f}s  {params}{note}")
+
+
+def fmt(value):
+    """A parameter value, short."""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def print_table(study, top=10):
+    """Print the ``top`` trials, best first, and how many others there are."""
+    from optuna.trial import TrialState
+    rows = ranked(study)
+    counts = {s.name.lower(): len(study.get_trials(deepcopy=False, states=(s,)))
+              for s in TrialState}
+    print("\nrank  trial state    val acc  seconds  parameters")
+    for i, t in enumerate(rows[:top], 1):
+        print(f"{i:>4}  {trial_line(t)}")
+    print("trials: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n))
+
+
+def command(argv):
+    """The best configuration as a ready-to-run shell command."""
+    return "nndl train " + shlex.join(argv)
+
+
+def argv_to_toml(argv, train_parser):
+    """``--flag=value`` words as a TOML config file for ``nndl train --config``."""
+    actions = option_actions(train_parser)
+    lines = []
+    for word in argv:
+        name, has_value, value = word[2:].partition("=")
+        if not has_value:
+            negated = name.startswith("no-") and name not in actions
+            lines.append(f"{name[3:] if negated else name} = {'false' if negated else 'true'}")
+        else:
+            lines.append(f"{name} = {toml_value(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def toml_value(text):
+    """A command-line value as TOML: a number if it is one, else a string."""
+    for kind in (int, float):
+        try:
+            number = kind(text)
+        except ValueError:
+            continue
+        if math.isfinite(number):
+            return str(number)
+    return json.dumps(text)
+
+
+def test_accuracy(study, objective):
+    """Train the best trial's configuration once more (its seed makes it the
+    same run) and measure it on the test set; cached in the study, so the test
+    set is used once per best trial.  Returns (trial, validation, test, net)."""
+    best = study.best_trial
+    cached = study.user_attrs.get(TEST_ATTR)
+    if cached and cached["trial"] == best.number:
+        return best, cached["validation_accuracy"], cached["test_accuracy"], None
+    from .objective import final_accuracy
+    argv = best.user_attrs["argv"]
+    splits = objective.splits(objective.parser.parse_args(argv))
+    run, state = objective.train(argv, splits)
+    validation = final_accuracy(run, state)
+    test = run.net.accuracy(splits.test.images, splits.test.labels) / len(splits.test)
+    study.set_user_attr(TEST_ATTR, {"trial": best.number, "validation_accuracy": validation,
+                                    "test_accuracy": test})
+    return best, validation, test, run.net
+
+
+def write_plots(study, out_dir):
+    """Save Optuna's optimisation history, parameter importance and slice
+    plots as PNG in ``out_dir``; return (written paths, skipped reasons)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from optuna.visualization import matplotlib as ovm
+    written, skipped = [], []
+    for name, plot in (("history", ovm.plot_optimization_history),
+                       ("importance", ovm.plot_param_importances),
+                       ("slice", ovm.plot_slice)):
+        path = Path(out_dir) / f"{name}.png"
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")      # Optuna marks these plots experimental
+                axes = plot(study)
+            figure = getattr(axes, "figure", None) or axes.flat[0].figure
+            figure.savefig(path, dpi=100, bbox_inches="tight")
+            plt.close(figure)
+            written.append(path)
+        except (ValueError, RuntimeError) as e:     # e.g. too few trials for importances
+            skipped.append(f"{name}: {e}")
+    return written, skipped
