@@ -16,6 +16,7 @@ repository root (needs scipy: pip install -e '.[bench]'):
 """
 
 import argparse
+import os
 import statistics
 import time
 
@@ -42,27 +43,31 @@ def elastic_nndl(images, rng):
 
 
 def time_it(fn, repeats):
-    """Return the median wall time of ``repeats`` calls of ``fn``."""
-    times = []
+    """Return the median wall time of ``repeats`` calls of ``fn``, the wall
+    times, and the median CPU time of this process (on a shared machine the
+    CPU time shows what one core costs when other jobs take turns on it)."""
+    times, cpu = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         fn()
         times.append(time.perf_counter() - start)
-    return statistics.median(times), times
+        cpu.append(time.process_time() - start_cpu)
+    return statistics.median(times), times, statistics.median(cpu)
 
 
 def bench_elastic(images, n_scipy, repeats):
     """Print images/second of both elastic implementations."""
     rng = np.random.default_rng(0)
-    ours, ours_all = time_it(lambda: elastic_nndl(images, rng), repeats)
+    ours, ours_all, ours_cpu = time_it(lambda: elastic_nndl(images, rng), repeats)
     sub = images[:n_scipy]
-    ref, ref_all = time_it(lambda: elastic_scipy(sub, rng), repeats)
+    ref, ref_all, ref_cpu = time_it(lambda: elastic_scipy(sub, rng), repeats)
     ours_rate, ref_rate = len(images) / ours, n_scipy / ref
-    print(f"elastic distortion, one thread (median of {repeats}):")
+    print(f"elastic distortion, one thread (median of {repeats}; load average "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores):")
     print(f"  nndl batched     {len(images):>6} images  {ours:6.2f} s  {ours_rate:9.0f} images/s"
-          f"   runs: {' '.join(f'{t:.2f}' for t in ours_all)}")
+          f"  (CPU {ours_cpu:.2f} s)   runs: {' '.join(f'{t:.2f}' for t in ours_all)}")
     print(f"  scipy per image  {n_scipy:>6} images  {ref:6.2f} s  {ref_rate:9.0f} images/s"
-          f"   runs: {' '.join(f'{t:.2f}' for t in ref_all)}")
+          f"  (CPU {ref_cpu:.2f} s)   runs: {' '.join(f'{t:.2f}' for t in ref_all)}")
     print(f"  speed-up {ours_rate / ref_rate:.1f}x; 50,000 images: nndl {50000 / ours_rate:.2f} s, "
           f"scipy {50000 / ref_rate:.1f} s")
 
@@ -84,9 +89,10 @@ def bench_epoch(training, sizes, mini_batch_size, repeats, spec):
     for r in range(repeats):
         plain.append(epoch(None))
         expanded.append(epoch(Expander(spec, seed=r)))
+        print(f"  run {r + 1}: plain {plain[-1]:.2f} s, expanded {expanded[-1]:.2f} s", flush=True)
     p, e = statistics.median(plain), statistics.median(expanded)
     print(f"epoch of {sizes} on {len(training)} images, mini-batch {mini_batch_size} "
-          f"(median of {repeats}, alternating):")
+          f"(median of {repeats}, alternating; load average {os.getloadavg()[0]:.1f}):")
     print(f"  plain            {p:6.2f} s   runs: {' '.join(f'{t:.2f}' for t in plain)}")
     print(f"  --expand {spec}  {e:6.2f} s   runs: {' '.join(f'{t:.2f}' for t in expanded)}")
     print(f"  ratio expanded / plain: {e / p:.2f}")

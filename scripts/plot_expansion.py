@@ -22,11 +22,14 @@ def plot_accuracy(metrics_files, out, labels=None):
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for k, path in enumerate(metrics_files):
         doc = json.loads(open(path).read())
+        cfg = doc["config"]
+        ax.set_title(f"{cfg['sizes']}, {cfg['train_size']:,} training images, "
+                     f"eta {cfg['eta']:g}, lmbda {cfg['lmbda']:g}, seed {cfg['seed']}", fontsize=10)
         acc = [100 * e["evaluation_accuracy"] for e in doc["epochs"]]
         expand = doc["config"].get("expand") or []
         name = labels[k] if labels and k < len(labels) else (
             "expanded: " + " + ".join(expand) if expand else "no expansion")
-        ax.plot(range(1, len(acc) + 1), acc, marker="o", ms=3,
+        ax.plot(range(1, len(acc) + 1), acc, marker="o" if len(acc) <= 40 else None, ms=3,
                 label=f"{name} (test {100 * doc['test_accuracy']:.2f}%)")
     ax.set_xlabel("epoch")
     ax.set_ylabel("validation accuracy (%)")

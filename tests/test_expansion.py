@@ -360,3 +360,23 @@ def test_cli_warns_about_large_rotations(npz_dataset, tmp_path, capsys):
                  "--out", str(tmp_path / "r.npz")])
     assert code == 0
     assert capsys.readouterr().err.startswith("nndl: warning: affine: rotations up to 120")
+
+
+def test_accuracy_plot_is_written(tmp_path):
+    import importlib.util
+    from pathlib import Path
+    spec = importlib.util.spec_from_file_location(
+        "plot_expansion", Path(__file__).parents[1] / "scripts" / "plot_expansion.py")
+    plot = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(plot)
+    runs = []
+    for name, expand in (("a", []), ("b", ["elastic"])):
+        doc = {"config": {"sizes": [784, 10, 10], "train_size": 100, "eta": 0.5, "lmbda": 5.0,
+                          "seed": 1, "expand": expand},
+               "epochs": [{"epoch": e, "evaluation_accuracy": 0.9 + e / 100} for e in range(3)],
+               "test_accuracy": 0.91}
+        runs.append(tmp_path / f"{name}.json")
+        runs[-1].write_text(json.dumps(doc))
+    plot.plot_accuracy(runs, tmp_path / "acc.png")
+    from PIL import Image
+    assert Image.open(tmp_path / "acc.png").size[0] > 300
