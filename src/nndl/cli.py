@@ -251,6 +251,10 @@ def build_parser():
     t.add_argument("--seed", type=int, default=None, help="random seed; same seed, same run")
     t.add_argument("--dtype", choices=("float32", "float64"), default="float32",
                    help="float32 (default, fast) or float64 (the book's precision)")
+    t.add_argument("--expand", metavar="SPEC", action="append", default=[],
+                   help="distort every training image afresh each epoch: "
+                        "elastic:alpha=34,sigma=4, affine:rotate=15,shift=2,skew=10,scale=0.1 "
+                        "or shift:pixels=1; repeat the flag to compose transforms in order")
     t.add_argument("--save", metavar="MODEL.json", help="save the trained network here")
     t.add_argument("--metrics-out", metavar="FILE.json", help="write per-epoch metrics here")
     t.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
@@ -273,6 +277,25 @@ def build_parser():
                    help="PNG/JPEG/... files of any size; each is turned into a centred "
                         "28x28 digit the way MNIST was made")
     p.set_defaults(handler=cmd_predict)
+
+    x = sub.add_parser("expand", help="write an artificially expanded copy of a dataset",
+                       description="Write the dataset to a .npz with every training image "
+                       "followed by COPIES distorted copies (shuffled); validation and test "
+                       "sets are copied unchanged. 'nndl train --dataset FILE.npz' reads it.")
+    add_dataset_arguments(x)
+    x.add_argument("--transform", metavar="SPEC", action="append", required=True,
+                   help="as 'nndl train --expand'; repeat to compose. shift:pixels=1 alone "
+                        "makes the book's expand_mnist.py set (every image and its four "
+                        "1-pixel shifts)")
+    x.add_argument("--copies", type=positive_int, default=None,
+                   help="distorted copies per training image (default: 4 for a lone "
+                        "shift transform, each direction once; else 1)")
+    x.add_argument("--seed", type=nonnegative_int, default=0,
+                   help="seed of the distortions and the shuffle (default: 0)")
+    x.add_argument("--out", metavar="FILE.npz", required=True, help="where to write")
+    x.add_argument("--preview", metavar="FILE.png",
+                   help="also write a grid of training images beside their distortions")
+    x.set_defaults(handler=cmd_expand)
 
     from .lrfind import add_lr_find_parser
     from .search.command import add_search_parser
@@ -441,6 +464,9 @@ def prepare_run(args, splits=None):
     if args.lmbda_per_example is not None:
         from .regularization import lmbda_for
         args.lmbda = lmbda_for(args.lmbda_per_example, len(training))
+    if args.expand:
+        options["augment"] = make_expander(args.expand, args.seed)
+        options["augment"].image_shape(training.images.shape[1])
     return TrainingRun(args, net, splits, training, evaluation, optimizer, steering, options)
 
 
@@ -458,6 +484,27 @@ def run_training(run, callbacks=()):
                  regularization=make_regularization(args.regularization, args.lmbda),
                  evaluation=run.evaluation,
                  callbacks=[progress, monitor, *run.steering, *callbacks], **run.options)
+
+
+def parse_transforms(specs):
+    """Return the composed transform of ``specs``; a warning about them
+    (large rotations) becomes one line 'nndl: warning: ...' on stderr."""
+    import warnings
+    from .expansion import parse_specs
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        transform = parse_specs(specs)
+    for w in caught:
+        print(f"nndl: warning: {w.message}", file=sys.stderr)
+    return transform
+
+
+def make_expander(specs, seed):
+    """Return the on-the-fly ``Expander`` for ``--expand`` SPECs (seeded by --seed)."""
+    from .expansion import Expander
+    if seed is not None and seed < 0:
+        raise ConfigError(f"--seed must be >= 0 with --expand, got {seed}")
+    return Expander(parse_transforms(specs), seed=seed)
 
 
 def check_sizes_fit(sizes, splits):
@@ -543,6 +590,51 @@ def cmd_predict(args):
         listing = " ".join(f"{d}:{p:.2f}" for d, p in enumerate(probs))
         print(f"{path}: {int(out.argmax())}  ({listing})")
     return 0
+
+
+# ------------------------------------------------------------------ expand
+def cmd_expand(args):
+    """Write the expanded dataset (and optionally a preview grid)."""
+    from .data import load_dataset
+    from .expansion.store import default_copies, write_expanded
+    if not args.out.endswith(".npz"):
+        raise ConfigError(f"--out must name a .npz file, got {args.out!r}")
+    if args.preview is not None and not args.preview.endswith(".png"):
+        raise ConfigError(f"--preview must name a .png file, got {args.preview!r}")
+    transform = parse_transforms(args.transform)
+    splits = load_dataset(args.dataset, validation_size=args.validation_size)
+    shape = square_shape(splits.training.images.shape[1])
+    copies = args.copies or default_copies(transform)
+    start = time.perf_counter()
+    total = write_expanded(args.out, splits, transform, copies, args.seed, shape,
+                           spec_text=" ".join(args.transform))
+    print(f"wrote {args.out}: {total} training images ({len(splits.training)} originals + "
+          f"{copies} distorted cop{'y' if copies == 1 else 'ies'} each) in "
+          f"{time.perf_counter() - start:.1f}s; validation and test unchanged")
+    if args.preview:
+        write_preview_grid(args.preview, splits.training.images, shape, transform, copies, args.seed)
+        print(f"wrote {args.preview}")
+    return 0
+
+
+def square_shape(d):
+    """Return (side, side) for images of ``d`` pixels, or raise ConfigError."""
+    side = int(round(d ** 0.5))
+    if side * side != d:
+        raise ConfigError(f"cannot distort images of {d} values: they are not square")
+    return side, side
+
+
+def write_preview_grid(path, images, shape, transform, copies, seed, rows=8, cols=6):
+    """Write ``rows`` training images beside ``cols`` distortions each (or
+    beside their ``copies`` variants, for the book's shifts)."""
+    from .expansion.store import distort_copies, enumerated, write_preview
+    originals = images[:rows].reshape(-1, *shape)
+    n_cols = copies if enumerated(transform, copies) else cols
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2,)))
+    columns = [distort_copies(transform, originals, np.full(len(originals), j), rng, copies)
+               for j in range(1, n_cols + 1)]
+    write_preview(path, originals, columns)
 
 
 def main(argv=None):

@@ -72,7 +72,7 @@ def check_data(network, data, what):
 
 def train(network, training, epochs, mini_batch_size, optimizer, *,
           regularization=None, evaluation=None, callbacks=(), rng=None,
-          dropout=None, constraint=None):
+          dropout=None, constraint=None, augment=None):
     """Train ``network`` on ``training`` by mini-batch SGD; return the state.
 
     ``training`` and ``evaluation`` are datasets with ``images`` (n, n_in) and
@@ -83,6 +83,11 @@ def train(network, training, epochs, mini_batch_size, optimizer, *,
     ``dropout`` masks if given (drawn from ``rng`` unless the Dropout has its
     own), and applies the weight ``constraint`` (e.g. ``MaxNorm``) after it.
     Each epoch's history entry records the learning rate it used, ``eta``.
+
+    ``augment``, if given, supplies the mini-batches instead of
+    :func:`minibatches`, through the same ``batches(x, y, order,
+    mini_batch_size, epoch)`` method: an ``nndl.expansion.Expander`` hands
+    out freshly distorted images every epoch.
     """
     check_training_args(network, training, epochs, mini_batch_size)
     if evaluation is not None:
@@ -106,12 +111,11 @@ def train(network, training, epochs, mini_batch_size, optimizer, *,
         start = time.perf_counter()
         eta = getattr(optimizer, "eta", None)
         order = rng.permutation(len(training))
-        for k in range(0, len(training), mini_batch_size):
-            idx = order[k:k + mini_batch_size]
-            sgd_step(network, x_all.take(idx, axis=0), y_all.take(idx, axis=0),
-                     optimizer, regularization, len(training), dropout, constraint)
+        batches = augment.batches if augment is not None else minibatches
+        for x, y in batches(x_all, y_all, order, mini_batch_size, epoch):
+            sgd_step(network, x, y, optimizer, regularization, len(training), dropout, constraint)
             state.batch += 1
-            state.images_seen += len(idx)
+            state.images_seen += len(x)
             for cb in batch_callbacks:
                 cb.on_batch_end(state)
         state.history.append({"epoch": epoch, "train_seconds": time.perf_counter() - start,
@@ -121,6 +125,14 @@ def train(network, training, epochs, mini_batch_size, optimizer, *,
             break
     _call(callbacks, "on_train_end", state)
     return state
+
+
+def minibatches(x_all, y_all, order, mini_batch_size, epoch=None):
+    """Yield the epoch's mini-batches ``(x, y)``: the rows of ``x_all`` and
+    ``y_all`` in the shuffled ``order``, ``mini_batch_size`` at a time."""
+    for k in range(0, len(order), mini_batch_size):
+        idx = order[k:k + mini_batch_size]
+        yield x_all.take(idx, axis=0), y_all.take(idx, axis=0)
 
 
 def sgd_step(network, x, y, optimizer, regularization, n, dropout=None, constraint=None):

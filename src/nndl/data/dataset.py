@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -158,7 +159,7 @@ def load_npz(path: str | os.PathLike) -> Splits:
     try:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
-    except (OSError, ValueError, EOFError) as e:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
         raise DataError(f"{path}: cannot read .npz: {e}") from None
     try:
         return Splits(*(Dataset(arrays[f"{s}_images"], arrays[f"{s}_labels"]) for s in _SETS))

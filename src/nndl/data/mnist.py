@@ -91,7 +91,8 @@ def load_mnist(path: str | os.PathLike | None = None, *, cache_dir: str | os.Pat
     return splits
 
 
-_SPECS = "expected 'mnist', 'idx:DIR', a directory of IDX files, or a .pkl.gz file in the book's format"
+_SPECS = ("expected 'mnist', 'idx:DIR', a directory of IDX files, a .pkl.gz file in the book's "
+          "format, or a .npz file (as written by 'nndl expand')")
 
 
 def load_dataset(spec: str | os.PathLike | None = None, *,
@@ -103,7 +104,8 @@ def load_dataset(spec: str | os.PathLike | None = None, *,
     images carved from the end of the training set.  A ``.pkl.gz`` file:
     loaded in the book's format through the restricted unpickler; a file the
     size of the book's must also have its SHA-256 (and is then loaded, and
-    cached, as MNIST).
+    cached, as MNIST).  A ``.npz`` file: the six arrays of
+    :func:`~nndl.data.dataset.save_npz`, as ``nndl expand`` writes them.
     """
     if spec is None or str(spec) == "mnist":
         return load_mnist()
@@ -120,4 +122,8 @@ def load_dataset(spec: str | os.PathLike | None = None, *,
             verify_file(path, MNIST_SHA256, MNIST_SIZE)
             return load_mnist(path)
         return load_pickle(path)
+    if text.endswith(".npz"):
+        if not path.is_file():
+            raise DataError(f"{path}: no such file")
+        return load_npz(path)
     raise DataError(f"unknown data set {text!r}: {_SPECS}")

@@ -1,0 +1,382 @@
+"""Artificially expanding the training data: each transform on synthetic
+images whose answer is known, the fast paths against scipy.ndimage, the
+seeded background stream, the expanded .npz files and the command line."""
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from nndl import Network
+from nndl.cli import main
+from nndl.data import Dataset, Splits, load_dataset
+from nndl.errors import ConfigError, DataError
+from nndl.expansion import (Affine, Compose, Elastic, Expander, LargeRotationWarning, Shift,
+                            bilinear_sample, elastic, parse_spec, parse_specs, random_affine,
+                            rotate, scale, shear, shift_pixels, translate)
+from nndl.expansion.store import write_expanded
+from nndl.expansion.transforms import (gaussian_matrix, pixel_grid, smooth_fields,
+                                       uniform_fields, elastic_from_fields)
+from nndl.optimizers import SGD
+from nndl.training import minibatches, train
+
+
+def dot(r, c, h=28, w=28, n=1):
+    """n black images with one bright pixel at (r, c)."""
+    x = np.zeros((n, h, w), np.float32)
+    x[:, r, c] = 1.0
+    return x
+
+
+def brightest(img):
+    return np.unravel_index(np.argmax(img), img.shape)
+
+
+def digits(n=64, seed=0):
+    """Random blobby 28x28 'images' in [0, 1]."""
+    rng = np.random.default_rng(seed)
+    return np.clip(ndimage.gaussian_filter(rng.random((n, 28, 28)), (0, 1.5, 1.5)) * 3 - 1, 0, 1
+                   ).astype(np.float32)
+
+
+# ----------------------------------------------------- known answers
+@pytest.mark.parametrize("down,right", [(1, 0), (-1, 0), (0, 1), (0, -1), (3, -5)])
+def test_translate_moves_a_pixel_exactly(down, right):
+    out = translate(dot(10, 12), down, right)
+    assert out[0, 10 + down, 12 + right] == pytest.approx(1.0)
+    assert out.sum() == pytest.approx(1.0)
+
+
+def test_half_pixel_move_splits_the_pixel_bilinearly():
+    out = translate(dot(10, 12), 0, 0.5)[0]
+    assert out[10, 12] == pytest.approx(0.5) and out[10, 13] == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("degrees,expected", [(90, (7, 13)), (-90, (20, 14)), (180, (14, 7))])
+def test_rotation_turns_a_pixel_counter_clockwise_about_the_centre(degrees, expected):
+    # the centre is (13.5, 13.5); (13, 20) is 6.5 right of it (and half a row up),
+    # so a quarter turn counter-clockwise puts it 6.5 above the centre
+    out = rotate(dot(13, 20), degrees)[0]
+    assert out[expected] == pytest.approx(1.0, abs=1e-5)
+    assert out.sum() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_small_rotation_moves_a_pixel_along_its_circle():
+    out = rotate(dot(13, 25), 15)[0]                  # 11.5 right of centre, 0.5 up
+    dr, dc = -0.5, 11.5
+    a = np.radians(15)
+    want = (13.5 + dr * np.cos(a) - dc * np.sin(a), 13.5 + dr * np.sin(a) + dc * np.cos(a))
+    centroid = (np.indices(out.shape) * out).sum(axis=(1, 2)) / out.sum()
+    assert centroid == pytest.approx(want, abs=0.05)
+
+
+def test_rotation_by_360_and_zero_are_identity():
+    x = digits(4)
+    np.testing.assert_array_equal(rotate(x, 0), x)
+    np.testing.assert_allclose(rotate(x, 360), x, atol=1e-5)
+
+
+def test_shear_slides_rows_in_proportion_to_height():
+    out = shear(dot(3, 13, n=1), 45)[0]               # 10.5 rows above the centre
+    assert brightest(out)[0] == 3
+    assert np.argwhere(out > 0.2)[:, 1].mean() == pytest.approx(13 + 10.5, abs=0.51)
+
+
+def test_scale_moves_pixels_away_from_the_centre():
+    out = scale(dot(13, 20), 2.0)[0]                  # 6.5 right of centre -> 13
+    assert np.argwhere(out > 0.2)[:, 1].mean() == pytest.approx(13.5 + 13, abs=0.51)
+
+
+def test_nothing_wraps_around_the_edges():
+    x = dot(0, 27)
+    assert translate(x, 0, 1).sum() == 0              # leaves the image
+    assert shift_pixels(x, 0, 1).sum() == 0
+    assert rotate(dot(0, 0), 180)[0, 27, 27] == pytest.approx(1.0)  # corner to corner, no wrap
+
+
+def test_book_shifts_equal_expand_mnist_py():
+    """expand_mnist.py: np.roll by one pixel, then zero the row/column that wrapped."""
+    x = digits(5)
+    book = []
+    for img in x:
+        for d, axis, index_position, index in [(1, 0, "first", 0), (-1, 0, "first", 27),
+                                               (1, 1, "last", 0), (-1, 1, "last", 27)]:
+            new = np.roll(img, d, axis)
+            if index_position == "first":
+                new[index, :] = 0
+            else:
+                new[:, index] = 0
+            book.append(new)
+    ours = np.stack([Shift(1).variant(x, k) for k in range(4)], 1).reshape(-1, 28, 28)
+    np.testing.assert_array_equal(ours, np.stack(book))
+
+
+def test_random_shift_picks_one_of_the_four_moves():
+    x = digits(40)
+    out = Shift(2)(x, np.random.default_rng(0))
+    variants = np.stack([Shift(2).variant(x, k) for k in range(4)])
+    matches = (variants == out[None]).all(axis=(2, 3))
+    assert (matches.sum(axis=0) >= 1).all()
+    assert len(set(matches.argmax(axis=0))) == 4
+
+
+def test_elastic_with_alpha_zero_is_the_identity():
+    x = digits(8)
+    np.testing.assert_array_equal(elastic(x, np.random.default_rng(0), alpha=0, sigma=4), x)
+
+
+def test_same_seed_same_output_different_seed_different_output():
+    x = digits(16)
+    t = parse_specs(["elastic:alpha=34,sigma=4", "affine:rotate=15,shift=2,skew=10,scale=0.1"])
+    a = t(x, np.random.default_rng(7))
+    np.testing.assert_array_equal(a, t(x, np.random.default_rng(7)))
+    assert not np.allclose(a, t(x, np.random.default_rng(8)))
+
+
+def test_random_affine_with_zero_ranges_is_the_identity():
+    x = digits(4)
+    np.testing.assert_allclose(random_affine(x, np.random.default_rng(0)), x, atol=1e-6)
+
+
+# ------------------------------------------------ fast paths vs scipy
+def test_bilinear_sample_matches_scipy_map_coordinates():
+    rng = np.random.default_rng(1)
+    x = digits(6).astype(np.float64)
+    rows = rng.uniform(-3, 31, (6, 28, 28))
+    cols = rng.uniform(-3, 31, (6, 28, 28))
+    ours = bilinear_sample(x, rows, cols)
+    for i in range(6):
+        ref = ndimage.map_coordinates(x[i], [rows[i], cols[i]], order=1, mode="grid-constant")
+        np.testing.assert_allclose(ours[i], ref, atol=2e-5)
+
+
+@pytest.mark.parametrize("sigma", [0.7, 4.0, 9.0])
+def test_batched_gaussian_smoothing_matches_scipy(sigma):
+    u = uniform_fields(np.random.default_rng(2), 3, 28, 28)
+    ours = smooth_fields(u, sigma)
+    for f, g in zip(u.reshape(-1, 28, 28), ours.reshape(-1, 28, 28)):
+        ref = ndimage.gaussian_filter(f.astype(np.float64), sigma, mode="constant")
+        np.testing.assert_allclose(g, ref, atol=1e-6)
+    assert gaussian_matrix(28, sigma).shape == (28, 28)
+
+
+def test_elastic_matches_the_straightforward_scipy_version():
+    """Given the same raw random fields, our batched elastic distortion is the
+    per-image gaussian_filter + map_coordinates recipe."""
+    x = digits(5)
+    u = uniform_fields(np.random.default_rng(3), 5, 28, 28)
+    ours = elastic_from_fields(x, u, 34.0, 4.0)
+    rows, cols = pixel_grid(28, 28)
+    for i in range(5):
+        dr, dc = (ndimage.gaussian_filter(u[i, k].astype(np.float64), 4.0, mode="constant") * 34
+                  for k in range(2))
+        ref = ndimage.map_coordinates(x[i].astype(np.float64), [rows[0] + dr, cols[0] + dc],
+                                      order=1, mode="grid-constant")
+        np.testing.assert_allclose(ours[i], ref, atol=1e-5)
+    assert np.abs(ours - x).mean() > 0.01              # it did distort
+
+
+# -------------------------------------------------------------- specs
+def test_parse_spec_reads_parameters_and_defaults():
+    e = parse_spec("elastic:alpha=20,sigma=5")
+    assert isinstance(e, Elastic) and (e.alpha, e.sigma) == (20, 5)
+    assert (parse_spec("elastic").alpha, parse_spec("elastic").sigma) == (34, 4)
+    a = parse_spec("affine:rotate=15,shift=2,skew=10,scale=0.1")
+    assert isinstance(a, Affine) and (a.rotate, a.shift, a.skew, a.scale) == (15, 2, 10, 0.1)
+    assert parse_spec("shift:pixels=2").pixels == 2
+    assert len(parse_specs(["elastic", "shift"]).transforms) == 2
+
+
+@pytest.mark.parametrize("bad", ["spin", "elastic:alpha", "elastic:beta=1", "elastic:alpha=x",
+                                 "elastic:alpha=-1", "elastic:sigma=0", "elastic:alpha=nan",
+                                 "affine:rotate=200", "affine:scale=1", "affine:skew=80",
+                                 "affine:shift=-1", "shift:pixels=1.5", "shift:pixels=0"])
+def test_bad_specs_raise_config_error(bad):
+    with pytest.raises(ConfigError):
+        parse_spec(bad)
+
+
+def test_large_rotations_warn_small_ones_do_not():
+    with pytest.warns(LargeRotationWarning, match="6 into a 9"):
+        parse_spec("affine:rotate=90")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        parse_spec("affine:rotate=30")
+
+
+# ------------------------------------------------------------- stream
+def flat_data(n=300, seed=0):
+    x = digits(n, seed).reshape(n, -1)
+    return x, np.eye(10, dtype=np.float32)[np.arange(n) % 10]
+
+
+def collect(expander, x, y, order, mbs, epoch):
+    return [(a.copy(), b.copy()) for a, b in expander.batches(x, y, order, mbs, epoch)]
+
+
+def test_stream_gives_the_plain_batches_distorted_image_for_image():
+    x, y = flat_data(250)
+    order = np.random.default_rng(0).permutation(250)
+    ex = Expander("elastic:alpha=0", seed=1, chunk_size=64)    # alpha 0: identity
+    got = collect(ex, x, y, order, 10, 0)
+    want = list(minibatches(x, y, order, 10))
+    assert len(got) == len(want) == 25
+    for (gx, gy), (wx, wy) in zip(got, want):
+        np.testing.assert_array_equal(gx, wx)
+        np.testing.assert_array_equal(gy, wy)
+
+
+def test_stream_is_seeded_per_epoch_and_independent_of_chunk_timing():
+    x, y = flat_data(200)
+    order = np.arange(200)
+    a = collect(Expander("elastic", seed=5, chunk_size=50, prefetch=1), x, y, order, 10, 0)
+    b = collect(Expander("elastic", seed=5, chunk_size=50, prefetch=3), x, y, order, 10, 0)
+    c = collect(Expander("elastic", seed=5, chunk_size=50), x, y, order, 10, 1)
+    for (ax, _), (bx, _) in zip(a, b):
+        np.testing.assert_array_equal(ax, bx)
+    assert not np.allclose(a[0][0], c[0][0])                  # a new epoch, new distortions
+    assert not np.allclose(a[0][0], x[:10])
+
+
+def test_stream_passes_worker_errors_to_the_trainer_and_stops_early():
+    x, y = flat_data(100)
+
+    def broken(images, rng):
+        raise RuntimeError("boom")
+    with pytest.raises(RuntimeError, match="boom"):
+        collect(Expander(broken, seed=0, chunk_size=20), x, y, np.arange(100), 10, 0)
+    gen = Expander("elastic", seed=0, chunk_size=20, prefetch=1).batches(x, y, np.arange(100), 10, 0)
+    next(gen)
+    gen.close()                                               # worker must not hang
+
+
+def test_stream_refuses_non_square_images():
+    with pytest.raises(DataError):
+        Expander("elastic", seed=0).image_shape(10)
+    assert Expander("elastic", seed=0, shape=(2, 5)).image_shape(10) == (2, 5)
+
+
+def test_training_with_expansion_is_reproducible_and_differs_from_plain():
+    x, _ = flat_data(200)
+    data = Dataset(x, np.arange(200) % 10)
+
+    def run(augment):
+        net = Network([784, 12, 10], seed=3)
+        train(net, data, 2, 10, SGD(0.5), augment=augment)
+        return net.weights[0]
+    a = run(Expander("elastic", seed=9))
+    np.testing.assert_array_equal(a, run(Expander("elastic", seed=9)))
+    assert not np.allclose(a, run(None))
+    np.testing.assert_array_equal(run(None), run(Expander("elastic:alpha=0", seed=9)))
+
+
+# ---------------------------------------------------------- npz files
+def small_splits(n=40):
+    x = digits(n + 20).reshape(n + 20, -1)
+    labels = np.arange(n + 20) % 10
+    return Splits(Dataset(x[:n], labels[:n]), Dataset(x[n:n + 10], labels[n:n + 10]),
+                  Dataset(x[n + 10:], labels[n + 10:]))
+
+
+def test_written_shift_set_is_the_book_set_shuffled(tmp_path):
+    splits = small_splits()
+    path = tmp_path / "shifted.npz"
+    assert write_expanded(path, splits, Compose([Shift(1)]), 4, seed=0) == 200
+    back = load_dataset(str(path))
+    x = splits.training.images.reshape(-1, 28, 28)
+    expected = np.concatenate([x] + [Shift(1).variant(x, k) for k in range(4)]).reshape(200, -1)
+    key = lambda a: np.lexsort(a.T)                           # noqa: E731 - compare as sets
+    got = back.training.images
+    np.testing.assert_array_equal(got[key(got)], expected[key(expected)])
+    assert sorted(back.training.labels) == sorted(np.tile(splits.training.labels, 5))
+    assert not np.array_equal(got[:40], splits.training.images)   # shuffled
+    np.testing.assert_array_equal(back.test.images, splits.test.images)
+    with np.load(path, allow_pickle=False) as z:
+        assert json.loads(str(z["expansion"]))["copies"] == 4
+
+
+def test_written_random_copies_keep_originals_and_labels(tmp_path):
+    splits = small_splits()
+    path = tmp_path / "el.npz"
+    write_expanded(path, splits, parse_specs("elastic"), 2, seed=1)
+    back = load_dataset(path)
+    assert len(back.training) == 120
+    for img, label in zip(splits.training.images, splits.training.labels):
+        same = np.flatnonzero((back.training.images == img).all(axis=1))
+        assert len(same) == 1 and back.training.labels[same[0]] == label
+    write_expanded(tmp_path / "el2.npz", splits, parse_specs("elastic"), 2, seed=1)
+    np.testing.assert_array_equal(load_dataset(tmp_path / "el2.npz").training.images,
+                                  back.training.images)
+
+
+def test_corrupt_npz_is_a_data_error(tmp_path):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(DataError):
+        load_dataset(bad)
+    with pytest.raises(DataError):
+        load_dataset(tmp_path / "missing.npz")
+
+
+# ---------------------------------------------------------------- CLI
+@pytest.fixture
+def npz_dataset(tmp_path):
+    from nndl.data.dataset import save_npz
+    path = tmp_path / "small.npz"
+    save_npz(path, small_splits(200))
+    return path
+
+
+def test_cli_expand_then_train_on_the_result(npz_dataset, tmp_path, capsys):
+    out, preview = tmp_path / "x.npz", tmp_path / "p.png"
+    code = main(["expand", "--dataset", str(npz_dataset), "--transform", "shift:pixels=1",
+                 "--out", str(out), "--preview", str(preview)])
+    text = capsys.readouterr().out
+    assert code == 0 and "1000 training images" in text
+    from PIL import Image
+    assert Image.open(preview).size[0] > 5 * 28
+    code = main(["train", "--dataset", str(out), "--sizes", "784,10,10", "--epochs", "1",
+                 "--evaluate-on", "test", "--seed", "0", "--progress", "off",
+                 "--expand", "elastic:alpha=10,sigma=4", "--expand", "affine:rotate=10"])
+    assert code == 0 and "test accuracy" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args,message", [
+    (["train", "--expand", "elastic:alpha=-3"], "alpha must be >= 0"),
+    (["train", "--expand", "warp"], "unknown transform"),
+    (["expand", "--transform", "elastic", "--out", "x.txt"], "must name a .npz"),
+    (["expand", "--transform", "elastic", "--out", "x.npz", "--copies", "0"], "must be >= 1"),
+])
+def test_cli_bad_input_is_one_line_and_exit_2(args, message, capsys, npz_dataset):
+    assert main(args[:1] + ["--dataset", str(npz_dataset)] + args[1:]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nndl: error: ") and message in err and len(err.splitlines()) == 1
+
+
+def test_cli_warns_about_large_rotations(npz_dataset, tmp_path, capsys):
+    code = main(["expand", "--dataset", str(npz_dataset), "--transform", "affine:rotate=120",
+                 "--out", str(tmp_path / "r.npz")])
+    assert code == 0
+    assert capsys.readouterr().err.startswith("nndl: warning: affine: rotations up to 120")
+
+
+def test_accuracy_plot_is_written(tmp_path):
+    import importlib.util
+    from pathlib import Path
+    spec = importlib.util.spec_from_file_location(
+        "plot_expansion", Path(__file__).parents[1] / "scripts" / "plot_expansion.py")
+    plot = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(plot)
+    runs = []
+    for name, expand in (("a", []), ("b", ["elastic"])):
+        doc = {"config": {"sizes": [784, 10, 10], "train_size": 100, "eta": 0.5, "lmbda": 5.0,
+                          "seed": 1, "expand": expand},
+               "epochs": [{"epoch": e, "evaluation_accuracy": 0.9 + e / 100} for e in range(3)],
+               "test_accuracy": 0.91}
+        runs.append(tmp_path / f"{name}.json")
+        runs[-1].write_text(json.dumps(doc))
+    plot.plot_accuracy(runs, tmp_path / "acc.png")
+    from PIL import Image
+    assert Image.open(tmp_path / "acc.png").size[0] > 300
