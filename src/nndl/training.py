@@ -42,6 +42,8 @@ class TrainingState:
     batches_per_epoch: int = 0
     history: list = field(default_factory=list)   # one dict per epoch
     stop: str = None                               # set by a callback to stop
+    rng: object = None                             # the generator that shuffles
+    callbacks: list = field(default_factory=list)  # all callbacks (a checkpoint saves their state)
 
 
 def check_training_args(network, training, epochs, mini_batch_size):
@@ -68,7 +70,8 @@ def check_data(network, data, what):
 
 
 def train(network, training, epochs, mini_batch_size, optimizer, *,
-          regularization=None, evaluation=None, callbacks=(), rng=None):
+          regularization=None, evaluation=None, callbacks=(), rng=None,
+          start_epoch=0, history=None):
     """Train ``network`` on ``training`` by mini-batch SGD; return the state.
 
     ``training`` and ``evaluation`` are datasets with ``images`` (n, n_in) and
@@ -76,22 +79,30 @@ def train(network, training, epochs, mini_batch_size, optimizer, *,
     ``rng`` (the network's own generator by default, so a seeded network gives
     a repeatable run), then takes one ``optimizer`` step per mini-batch on
     the mean gradient plus the ``regularization`` term.
+
+    ``start_epoch`` and ``history`` continue a run that already did that
+    many epochs (see ``nndl.checkpoint.restore``, which also restores the
+    network, the generator, the optimiser and the callbacks).
     """
     check_training_args(network, training, epochs, mini_batch_size)
+    if (isinstance(start_epoch, bool) or not isinstance(start_epoch, (int, np.integer))
+            or not 0 <= start_epoch <= epochs):
+        raise ConfigError(f"start_epoch must be an integer in [0, {epochs}], got {start_epoch!r}")
     if evaluation is not None:
         check_data(network, evaluation, "evaluation")
     network.check_params()
     regularization = regularization or NoRegularization()
     rng = network.rng if rng is None else rng
     state = TrainingState(network, training, evaluation, epochs, mini_batch_size,
-                          optimizer, regularization)
+                          optimizer, regularization, rng=rng, callbacks=list(callbacks),
+                          history=list(history or []))
     state.batches_per_epoch = -(-len(training) // mini_batch_size)
     x_all = np.ascontiguousarray(training.images, dtype=network.dtype)
     y_all = one_hot(training.labels, network.sizes[-1], network.dtype)
     batch_callbacks = [cb for cb in callbacks if hasattr(cb, "on_batch_end")]
 
     _call(callbacks, "on_train_begin", state)
-    for epoch in range(epochs):
+    for epoch in range(start_epoch, epochs):
         state.epoch, state.batch = epoch, 0
         _call(callbacks, "on_epoch_begin", state)
         start = time.perf_counter()
