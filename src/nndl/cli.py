@@ -38,7 +38,11 @@ def parse_sizes(text):
     if len(sizes) < 2 or min(sizes) < 1:
         raise argparse.ArgumentTypeError(
             f"need at least 2 positive layer sizes, got {text!r}")
-    return sizes
+    from .network import check_sizes
+    try:
+        return check_sizes(sizes)       # refuses absurd sizes before any data is loaded
+    except ConfigError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def positive_float(text):
