@@ -114,7 +114,7 @@ def test_read_idx_rejects_corrupt_gzip(tmp_path):
 
 @pytest.mark.parametrize("gz", [False, True])
 def test_read_idx_lying_header_allocates_nothing_big(tmp_path, gz):
-    content = _header(code=0x0E, dims=(2**14, 2**14)) + bytes(64)  # declares 2 GiB, holds 64 bytes
+    content = _header(code=0x0E, dims=(2**13, 2**13)) + bytes(64)  # declares 512 MiB, holds 64 bytes
     path = tmp_path / ("big.gz" if gz else "big")
     path.write_bytes(gzip.compress(content) if gz else content)
     tracemalloc.start()

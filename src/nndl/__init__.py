@@ -12,17 +12,18 @@ The pieces, one idea per module:
 * ``callbacks``      -- early stopping, learning-rate schedules, fast monitoring
 * ``sklearn``        -- a scikit-learn classifier (needs the 'sklearn' extra)
 * ``data``           -- MNIST (fetched and verified), IDX files
-* ``persistence``    -- JSON model files
+* ``persistence``    -- JSON model files, atomic writes
+* ``checkpoint``     -- saving and resuming a training run
 * ``cli``            -- the ``nndl`` command
 """
 
 __version__ = "0.1.0"
 
 from .costs import CrossEntropyCost, LogLikelihoodCost, QuadraticCost  # noqa: E402
-from .errors import (ChecksumError, ConfigError, DataError, FetchError,  # noqa: E402
-                     ImageError, ModelFileError, NNDLError)
+from .errors import (CheckpointError, ChecksumError, ConfigError, DataError,  # noqa: E402
+                     DivergenceError, FetchError, ImageError, ModelFileError, NNDLError)
 from .network import Network  # noqa: E402
 
 __all__ = ["Network", "QuadraticCost", "CrossEntropyCost", "LogLikelihoodCost",
            "NNDLError", "ConfigError", "DataError", "ChecksumError", "FetchError",
-           "ImageError", "ModelFileError", "__version__"]
+           "ImageError", "ModelFileError", "CheckpointError", "DivergenceError", "__version__"]

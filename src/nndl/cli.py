@@ -2,7 +2,8 @@
 
 Every user mistake (a bad flag value, a missing or corrupt file, sizes that do
 not fit the data) ends with one line on stderr and exit status 2, never a
-traceback.
+traceback.  A training run that diverges (NaN or infinite values) stops at
+once with one line and exit status 3.
 """
 
 import argparse
@@ -16,9 +17,10 @@ import numpy as np
 
 from . import __version__
 from .activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
-from .errors import ConfigError, NNDLError
+from .errors import ConfigError, DivergenceError, NNDLError
 
 EXIT_USAGE = 2
+EXIT_DIVERGED = 3
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -38,7 +40,11 @@ def parse_sizes(text):
     if len(sizes) < 2 or min(sizes) < 1:
         raise argparse.ArgumentTypeError(
             f"need at least 2 positive layer sizes, got {text!r}")
-    return sizes
+    from .network import check_sizes
+    try:
+        return check_sizes(sizes)       # refuses absurd sizes before any data is loaded
+    except ConfigError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def positive_float(text):
@@ -262,6 +268,11 @@ def build_parser():
     t.add_argument("--config", metavar="FILE.toml",
                    help="read options from a TOML file whose keys are these flags' names "
                         "(eta = 0.5, sizes = [784, 30, 10], ...); flags given here win")
+    t.add_argument("--checkpoint", metavar="DIR",
+                   help="save the whole training state to DIR after every epoch")
+    t.add_argument("--resume", metavar="DIR",
+                   help="continue the run checkpointed in DIR (give the same flags; "
+                        "--epochs may grow); it goes on checkpointing there")
     t.set_defaults(handler=cmd_train)
 
     e = sub.add_parser("evaluate", help="accuracy and cost of a saved network")
@@ -477,13 +488,18 @@ def run_training(run, callbacks=()):
     from .regularization import make_regularization
     from .training import Monitor, ProgressBar, train
 
+    from .divergence import DivergenceCheck
+
     args = run.args
     monitor = Monitor(**{m.replace("-", "_"): True for m in args.monitor})
     progress = ProgressBar(enabled={"auto": None, "on": True, "off": False}[args.progress])
-    return train(run.net, run.training, args.epochs, args.batch_size, run.optimizer,
-                 regularization=make_regularization(args.regularization, args.lmbda),
-                 evaluation=run.evaluation,
-                 callbacks=[progress, monitor, *run.steering, *callbacks], **run.options)
+    callbacks = [progress, monitor, DivergenceCheck(), *run.steering, *callbacks]
+    start, history = checkpointing(args, run.training, run.net, run.optimizer, callbacks)
+    with np.errstate(over="ignore", invalid="ignore"):   # divergence is reported by DivergenceCheck
+        return train(run.net, run.training, args.epochs, args.batch_size, run.optimizer,
+                     regularization=make_regularization(args.regularization, args.lmbda),
+                     evaluation=run.evaluation, callbacks=callbacks,
+                     start_epoch=start, history=history, **run.options)
 
 
 def parse_transforms(specs):
@@ -505,6 +521,74 @@ def make_expander(specs, seed):
     if seed is not None and seed < 0:
         raise ConfigError(f"--seed must be >= 0 with --expand, got {seed}")
     return Expander(parse_transforms(specs), seed=seed)
+
+
+#: Flags that may change between a run and its resumption: they do not change the result.
+RESUME_MAY_DIFFER = ("progress", "save", "metrics_out", "checkpoint", "resume", "epochs")
+
+
+def checkpointing(args, training, net, optimizer, callbacks):
+    """Set up --checkpoint and --resume; return (start epoch, history so far).
+
+    Resuming restores the network, generator, optimiser and callbacks from
+    the checkpoint, after refusing one made with settings that would change
+    the result.  A Checkpoint callback is appended last when either flag is
+    given; an existing checkpoint is never overwritten by a fresh run.
+    """
+    from .checkpoint import Checkpoint, has_checkpoint, load_checkpoint, restore
+    directory = args.resume or args.checkpoint
+    if directory is None:
+        return 0, []
+    config = run_config(args, training)
+    if args.checkpoint and args.checkpoint != args.resume and has_checkpoint(args.checkpoint):
+        raise ConfigError(f"{args.checkpoint} already holds a checkpoint; continue it with "
+                          f"--resume {args.checkpoint} or choose another directory")
+    start, history = 0, []
+    if args.resume:
+        saved = load_checkpoint(args.resume)
+        check_same_config(args.resume, saved.manifest["config"], config)
+        resumed = restore(saved, net, optimizer, callbacks)
+        if resumed.epoch > args.epochs:
+            raise ConfigError(f"--resume {args.resume}: the checkpoint has {resumed.epoch} "
+                              f"epochs done, more than --epochs {args.epochs}")
+        start = args.epochs if resumed.stop else resumed.epoch
+        history = resumed.history
+        print(f"resuming from {args.resume} after epoch {resumed.epoch}", flush=True)
+    callbacks.append(Checkpoint(args.checkpoint or args.resume, config))
+    return start, history
+
+
+def run_config(args, training):
+    """The settings a checkpoint records: every flag that changes the result,
+    and a fingerprint of the training data."""
+    import hashlib
+    config = {k: v for k, v in vars(args).items()
+              if k not in RESUME_MAY_DIFFER and k not in ("handler", "command")}
+    digest = hashlib.sha256(training.images.tobytes())
+    digest.update(training.labels.tobytes())
+    config["training_data_sha256"] = digest.hexdigest()
+    return json.loads(json.dumps(config))
+
+
+def check_same_config(directory, saved, current):
+    """Refuse to resume a run whose settings differ from the checkpoint's, naming each."""
+    diffs = []
+    for key in sorted(set(saved) | set(current)):
+        if saved.get(key) != current.get(key):
+            flag = "training data" if key == "training_data_sha256" else "--" + key.replace("_", "-")
+            diffs.append(f"{flag} {_show(saved.get(key))} (now {_show(current.get(key))})")
+    if diffs:
+        raise ConfigError(f"--resume {directory}: the checkpoint was made with different "
+                          f"settings: {'; '.join(diffs)}; rerun with the checkpoint's settings")
+
+
+def _show(value):
+    """A flag value as it is typed: lists comma-separated, data digests shortened."""
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    if isinstance(value, str) and len(value) == 64:
+        return value[:12] + "..."
+    return str(value)
 
 
 def check_sizes_fit(sizes, splits):
@@ -579,17 +663,25 @@ def cmd_predict(args):
     For a softmax output layer the probabilities are its outputs; for sigmoid
     outputs they are the activations normalised to sum to 1.
     """
+    from .errors import ImageError
     from .images import load_digit
     from .persistence import load
     net = load(args.model)
     if net.sizes[0] != 784:
         raise ConfigError(f"{args.model} expects {net.sizes[0]} inputs, not 28x28 images")
+    status = 0
     for path in args.images:
-        out = net.feedforward(load_digit(path)[None, :])[0].astype(np.float64)
+        try:
+            x = load_digit(path)
+        except ImageError as e:   # one line for this file, then on to the next
+            print(f"nndl: error: {e}", file=sys.stderr, flush=True)
+            status = EXIT_USAGE
+            continue
+        out = net.feedforward(x[None, :])[0].astype(np.float64)
         probs = out / out.sum() if out.sum() > 0 else np.full_like(out, 1 / len(out))
         listing = " ".join(f"{d}:{p:.2f}" for d, p in enumerate(probs))
-        print(f"{path}: {int(out.argmax())}  ({listing})")
-    return 0
+        print(f"{path}: {int(out.argmax())}  ({listing})", flush=True)
+    return status
 
 
 # ------------------------------------------------------------------ expand
@@ -652,12 +744,18 @@ def main(argv=None):
             train = parser.subcommands["train"]
             args = parser.parse_args(with_config(argv, args.command, args.config, train))
         return args.handler(args)
+    except DivergenceError as e:
+        print(f"nndl: error: {e}", file=sys.stderr)
+        return EXIT_DIVERGED
     except NNDLError as e:
         print(f"nndl: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as e:
         where = f"{e.filename}: " if getattr(e, "filename", None) else ""
         print(f"nndl: error: {where}{e.strerror or e}", file=sys.stderr)
+        return EXIT_USAGE
+    except MemoryError:
+        print("nndl: error: out of memory", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("nndl: interrupted", file=sys.stderr)

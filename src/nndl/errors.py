@@ -32,3 +32,15 @@ class ModelFileError(NNDLError, ValueError):
 
 class ImageError(NNDLError, ValueError):
     """An image file cannot be read or is unsafe to decode."""
+
+
+class CheckpointError(NNDLError, ValueError):
+    """A training checkpoint is missing, malformed, or does not fit this run."""
+
+
+class DivergenceError(NNDLError, ArithmeticError):
+    """Training produced a NaN or infinite cost or parameter; it was stopped.
+
+    The command line exits with status 3 for this error (2 for the others),
+    so that scripts can tell a bad hyper-parameter from a bad input.
+    """

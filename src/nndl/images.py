@@ -8,6 +8,7 @@ and ``load_digit`` reads an image file (anything Pillow reads, any size)
 safely and hands its pixels to ``preprocess``.
 """
 
+import io
 import os
 import warnings
 
@@ -104,13 +105,28 @@ def _grayscale(img):
     return np.asarray(img.convert("L"))
 
 
-def load_digit(path, *, max_pixels=50_000_000):
+MAX_FILE_BYTES = 100 * 2**20   # a photo of a digit is a few MB at most
+
+
+def _read_bounded(name, max_bytes):
+    """Return the file's bytes as a BytesIO, refusing a file over ``max_bytes``."""
+    with open(name, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size > max_bytes:
+            raise ImageError(f"{name}: file is {size} bytes, more than the limit of {max_bytes}")
+        return io.BytesIO(f.read())
+
+
+def load_digit(path, *, max_pixels=50_000_000, max_bytes=MAX_FILE_BYTES):
     """Read an image file and return its MNIST-style 784-vector (see ``preprocess``).
 
     The image's size is checked against ``max_pixels`` from its header,
     before any pixels are decoded, so that a small file that claims to be
     enormous (a decompression bomb) cannot exhaust memory; Pillow's own bomb
-    warning is also treated as an error.  Any failure to read the file --
+    warning is also treated as an error.  The file itself (at most
+    ``max_bytes``) is read into memory first, so that a chunk length field
+    claiming gigabytes cannot make the decoder reserve them.  Any failure to
+    read the file --
     missing, a directory, not an image, truncated, too large -- is raised as
     an ImageError whose one-line message names the path and the reason.
     """
@@ -118,7 +134,7 @@ def load_digit(path, *, max_pixels=50_000_000):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(name) as img:
+            with Image.open(_read_bounded(name, max_bytes)) as img:
                 w, h = img.size
                 if w * h > max_pixels:
                     raise ImageError(

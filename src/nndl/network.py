@@ -20,6 +20,9 @@ from .costs import CrossEntropyCost, check_pairing, default_output_for, get_cost
 from .errors import ConfigError, DataError
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
+#: The most weights and biases a network may have (400 MB in float64): larger
+#: sizes are refused before anything is allocated.
+MAX_PARAMETERS = 50_000_000
 
 
 def as_dtype(dtype):
@@ -45,7 +48,12 @@ def check_sizes(sizes):
     for s in sizes:
         if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1:
             raise ConfigError(f"layer sizes must be positive integers, got {sizes}")
-    return [int(s) for s in sizes]
+    sizes = [int(s) for s in sizes]
+    n_params = sum(x * y + y for x, y in zip(sizes[:-1], sizes[1:]))
+    if n_params > MAX_PARAMETERS:
+        raise ConfigError(f"sizes {sizes} mean {n_params} weights and biases, more than "
+                          f"the limit of {MAX_PARAMETERS}")
+    return sizes
 
 
 class Network:
@@ -222,7 +230,8 @@ def count_correct(net, x, labels):
     monitors work on any network, whatever its ``accuracy`` method looks like
     (network2's takes book-style lists).
     """
-    return int(np.count_nonzero(Network.predict(net, x) == np.asarray(labels)))
+    labels = check_labels(net, x, labels)
+    return int(np.count_nonzero(Network.predict(net, x) == labels))
 
 
 def mean_cost(net, x, labels, regularization=None, n_train=None, batch_size=10000):
@@ -232,7 +241,7 @@ def mean_cost(net, x, labels, regularization=None, n_train=None, batch_size=1000
     being measured (``n_train`` overrides that).
     """
     x = Network._as_input(net, x)
-    labels = np.asarray(labels)
+    labels = check_labels(net, x, labels)
     n = len(x)
     total = 0.0
     for k in range(0, n, batch_size):
@@ -243,6 +252,22 @@ def mean_cost(net, x, labels, regularization=None, n_train=None, batch_size=1000
     if regularization is not None:
         cost += regularization.penalty(net.weights, n_train or n)
     return cost
+
+
+def check_labels(net, x, labels):
+    """Return ``labels`` as an int64 array, or raise DataError unless there is
+    one integer label per row of ``x``, each naming one of the output neurons."""
+    labels = np.asarray(labels)
+    n = len(x) if np.ndim(x) == 2 else 1
+    if labels.ndim != 1 or len(labels) != n:
+        raise DataError(f"{n} inputs but labels of shape {labels.shape}: "
+                        "need one label per input")
+    if labels.size and not np.issubdtype(labels.dtype, np.integer):
+        raise DataError(f"labels must be integers, got dtype {labels.dtype}")
+    if labels.size and (labels.min() < 0 or labels.max() >= net.sizes[-1]):
+        bad = labels.min() if labels.min() < 0 else labels.max()
+        raise DataError(f"label {bad} is out of range for {net.sizes[-1]} output neurons")
+    return labels.astype(np.int64, copy=False)
 
 
 def one_hot(labels, n_classes, dtype=np.float32):

@@ -8,15 +8,18 @@ interrupted run needs to continue exactly (the learning rate, and for
 momentum the velocities).
 """
 
+import math
+import numbers
+
 import numpy as np
 
 from .errors import ConfigError
 
 
 def check_eta(eta):
-    """Return eta as a float, or raise ConfigError unless it is > 0."""
-    if not (isinstance(eta, (int, float, np.floating, np.integer)) and eta > 0
-            and np.isfinite(eta)):
+    """Return ``eta`` as a float, or raise ConfigError unless it is a finite number > 0."""
+    if (isinstance(eta, bool) or not isinstance(eta, numbers.Real)
+            or not math.isfinite(eta) or not eta > 0):
         raise ConfigError(f"eta must be a finite number > 0, got {eta!r}")
     return float(eta)
 

@@ -10,8 +10,14 @@ field is checked (types, shapes, finite numbers) before a network is built,
 and any problem raises ``ModelFileError`` naming the field.  Saving writes a
 temporary file, flushes it to disk and renames it over the target, so a
 crash mid-write leaves the previous file intact.
+
+Memory is bounded before anything is parsed: a file is at most
+``MAX_FILE_BYTES`` and holds at most ``MAX_NUMBERS`` values (counted in one
+pass over the bytes), and ``sizes`` may not ask for more than
+``MAX_PARAMETERS`` parameters.
 """
 
+import contextlib
 import json
 import os
 import tempfile
@@ -22,24 +28,31 @@ import numpy as np
 from .activations import ACTIVATIONS
 from .costs import COSTS, COSTS_BY_CLASS_NAME
 from .errors import ConfigError, ModelFileError
-from .network import Network
+from .network import MAX_PARAMETERS, Network
 
 FORMAT = "nndl-network"
 VERSION = 1
 MAX_FILE_BYTES = 2 * 1024**3      # refuse absurd files before reading them
-MAX_PARAMETERS = 200_000_000
+MAX_NUMBERS = MAX_PARAMETERS + 10_000   # numbers a model file may hold, counted before parsing
 
 
-def atomic_write_text(path, text):
-    """Write ``text`` to ``path`` via a flushed temporary file and a rename.
+@contextlib.contextmanager
+def atomic_writer(path, binary=False):
+    """Yield a file whose contents replace ``path`` if the block succeeds.
 
-    Readers see either the old file or the new one, never a partial one.
+    The data goes to a temporary file in the same directory, which is
+    flushed, fsynced and renamed over ``path`` (an atomic step on POSIX), and
+    then the directory is fsynced so the rename itself survives a power cut.
+    Readers -- and a process killed at any instant -- see either the old
+    file or the new one, never a partial one.  If the block raises, the
+    temporary file is removed and ``path`` is untouched.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})) as f:
+            os.fchmod(f.fileno(), _file_mode(path))
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -49,6 +62,56 @@ def atomic_write_text(path, text):
         except FileNotFoundError:
             pass
         raise
+    _fsync_directory(path.parent)
+
+
+def atomic_write_text(path, text):
+    """Write ``text`` to ``path`` atomically (see ``atomic_writer``)."""
+    with atomic_writer(path) as f:
+        f.write(text)
+
+
+def atomic_write_bytes(path, data):
+    """Write ``data`` to ``path`` atomically (see ``atomic_writer``)."""
+    with atomic_writer(path, binary=True) as f:
+        f.write(data)
+
+
+def _file_mode(path):
+    """The permissions the new file should get: the old file's, if there is
+    one, else what an ordinary ``open`` would give (0666 less the umask).
+    ``mkstemp`` alone would make every saved file private (0600)."""
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        return 0o666 & ~_umask()
+
+
+def _umask():
+    """The process's umask, read without changing it (Linux), else 022."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
+
+
+def _fsync_directory(directory):
+    """Flush a directory's entries to disk (best effort: not every OS or
+    file system allows opening a directory)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def to_dict(net):
@@ -83,6 +146,9 @@ def load(path, network_class=Network):
         raise
     except OSError as e:
         raise ModelFileError(f"{path}: cannot read model file: {e.strerror or e}") from None
+    if text.count(b",") > MAX_NUMBERS:   # one C pass; parsing would cost ~32 bytes a number
+        raise ModelFileError(f"{path}: holds more than {MAX_NUMBERS} values, too many for a "
+                             f"model file (the limit is {MAX_PARAMETERS} parameters)")
     try:
         data = json.loads(text)
     except (ValueError, RecursionError) as e:

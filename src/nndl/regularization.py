@@ -10,9 +10,20 @@ and written as a gradient term it composes with any optimiser (momentum adds
 it to the velocity).  Biases are never regularised, as in the chapter.
 """
 
+import math
+import numbers
+
 import numpy as np
 
 from .errors import ConfigError
+
+
+def check_lmbda(lmbda):
+    """Return ``lmbda`` as a float, or raise ConfigError unless it is a finite number >= 0."""
+    if (isinstance(lmbda, bool) or not isinstance(lmbda, numbers.Real)
+            or not math.isfinite(lmbda) or not lmbda >= 0):
+        raise ConfigError(f"lmbda must be a finite number >= 0, got {lmbda!r}")
+    return float(lmbda)
 
 
 class NoRegularization:
@@ -36,9 +47,7 @@ class L2:
     name = "l2"
 
     def __init__(self, lmbda):
-        if not lmbda >= 0:
-            raise ConfigError(f"lmbda must be >= 0, got {lmbda}")
-        self.lmbda = float(lmbda)
+        self.lmbda = check_lmbda(lmbda)
 
     def penalty(self, weights, n):
         """Return 0.5 * (lmbda/n) * sum of squared weights."""
@@ -57,9 +66,7 @@ class L1:
     name = "l1"
 
     def __init__(self, lmbda):
-        if not lmbda >= 0:
-            raise ConfigError(f"lmbda must be >= 0, got {lmbda}")
-        self.lmbda = float(lmbda)
+        self.lmbda = check_lmbda(lmbda)
 
     def penalty(self, weights, n):
         """Return (lmbda/n) * sum of absolute weights."""
@@ -124,6 +131,7 @@ class MaxNorm:
 
 def make_regularization(kind="l2", lmbda=0.0):
     """Return the regulariser for a name ('l2', 'l1', 'none') and lmbda."""
+    check_lmbda(lmbda)
     if kind == "l2":
         return L2(lmbda) if lmbda else NoRegularization()
     if kind == "l1":

@@ -45,6 +45,8 @@ class TrainingState:
     images_seen: int = 0                           # training images so far, all epochs
     history: list = field(default_factory=list)   # one dict per epoch
     stop: str = None                               # set by a callback to stop
+    rng: object = None                             # the generator that shuffles
+    callbacks: list = field(default_factory=list)  # all callbacks (a checkpoint saves their state)
 
 
 def check_training_args(network, training, epochs, mini_batch_size):
@@ -72,7 +74,7 @@ def check_data(network, data, what):
 
 def train(network, training, epochs, mini_batch_size, optimizer, *,
           regularization=None, evaluation=None, callbacks=(), rng=None,
-          dropout=None, constraint=None, augment=None):
+          dropout=None, constraint=None, augment=None, start_epoch=0, history=None):
     """Train ``network`` on ``training`` by mini-batch SGD; return the state.
 
     ``training`` and ``evaluation`` are datasets with ``images`` (n, n_in) and
@@ -88,8 +90,15 @@ def train(network, training, epochs, mini_batch_size, optimizer, *,
     :func:`minibatches`, through the same ``batches(x, y, order,
     mini_batch_size, epoch)`` method: an ``nndl.expansion.Expander`` hands
     out freshly distorted images every epoch.
+
+    ``start_epoch`` and ``history`` continue a run that already did that
+    many epochs (see ``nndl.checkpoint.restore``, which also restores the
+    network, the generator, the optimiser and the callbacks).
     """
     check_training_args(network, training, epochs, mini_batch_size)
+    if (isinstance(start_epoch, bool) or not isinstance(start_epoch, (int, np.integer))
+            or not 0 <= start_epoch <= epochs):
+        raise ConfigError(f"start_epoch must be an integer in [0, {epochs}], got {start_epoch!r}")
     if evaluation is not None:
         check_data(network, evaluation, "evaluation")
     network.check_params()
@@ -98,14 +107,15 @@ def train(network, training, epochs, mini_batch_size, optimizer, *,
     if dropout is not None and dropout.rng is None:
         dropout.rng = rng
     state = TrainingState(network, training, evaluation, epochs, mini_batch_size,
-                          optimizer, regularization, dropout, constraint)
+                          optimizer, regularization, dropout, constraint, rng=rng,
+                          callbacks=list(callbacks), history=list(history or []))
     state.batches_per_epoch = -(-len(training) // mini_batch_size)
     x_all = np.ascontiguousarray(training.images, dtype=network.dtype)
     y_all = one_hot(training.labels, network.sizes[-1], network.dtype)
     batch_callbacks = [cb for cb in callbacks if hasattr(cb, "on_batch_end")]
 
     _call(callbacks, "on_train_begin", state)
-    for epoch in range(epochs):
+    for epoch in range(start_epoch, epochs):
         state.epoch, state.batch = epoch, 0
         _call(callbacks, "on_epoch_begin", state)
         start = time.perf_counter()

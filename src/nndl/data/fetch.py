@@ -22,7 +22,8 @@ Getting a verified copy of MNIST onto this machine.
 Whatever a source produces is written to a temporary directory inside the
 cache, verified, and only then renamed into place with ``os.replace``, all
 under an ``flock`` on ``<cache>/.lock`` so concurrent processes cannot
-corrupt the cache.  If everything fails, :class:`~nndl.errors.FetchError`
+corrupt the cache.  A fetch killed mid-download leaves only its work
+directory, which the next fetch deletes.  If everything fails, :class:`~nndl.errors.FetchError`
 lists each source and why it failed.
 
 A source is any callable ``source(workdir, quiet) -> Path`` that leaves a
@@ -334,6 +335,14 @@ def _from_cache(cache: Path, expected: Expected, quiet: bool) -> tuple[Path, Spl
     return None
 
 
+def _remove_stale_workdirs(cache: Path) -> None:
+    """Delete work directories left by a fetch that was killed mid-download.
+
+    Called with the lock held, so no other process is using one."""
+    for stale in cache.glob(".fetch-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+
+
 def _try(source: Source, cache: Path, expected: Expected, quiet: bool) -> tuple[Path, Splits | None]:
     workdir = Path(tempfile.mkdtemp(dir=cache, prefix=".fetch-"))
     try:
@@ -368,6 +377,7 @@ def fetch(path: str | os.PathLike | None = None, *, cache_dir: str | os.PathLike
     except OSError as e:
         raise FetchError(f"cannot create cache directory {cache}: {_reason(e)}") from None
     with _locked(cache):
+        _remove_stale_workdirs(cache)
         hit = _from_cache(cache, expected, quiet)
         if hit is not None:
             return hit

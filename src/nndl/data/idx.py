@@ -38,6 +38,10 @@ _CODES = {
 }
 _KINDS = {(dt.kind, dt.itemsize): code for code, dt in _CODES.items()}
 MAX_ELEMENTS = 2**31
+#: The most data bytes an IDX file may declare (MNIST's largest holds 47 MB).
+#: Checked before reading, so a small gzip file that decompresses to
+#: gigabytes (a "zip bomb") is refused instead of filling memory.
+MAX_BYTES = 2**30
 _CHUNK = 1 << 22
 
 
@@ -51,7 +55,7 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     Raises :class:`~nndl.errors.DataError`, naming the file, if the magic
     bytes or type code are wrong, there are not 1 to 4 dimensions, the data is
     shorter or longer than the header declares, or the header declares more
-    than ``2**31`` elements.
+    than ``2**31`` elements or ``MAX_BYTES`` bytes.
     """
     path = Path(path)
     try:
@@ -78,9 +82,14 @@ def _read(f, path: Path) -> np.ndarray:
     dims = tuple(int.from_bytes(raw[i : i + 4], "big") for i in range(0, 4 * ndim, 4))
     dtype = _CODES[code]
     count = math.prod(dims)
-    if count > MAX_ELEMENTS:
+    if count > MAX_ELEMENTS or math.prod(max(d, 1) for d in dims) > MAX_ELEMENTS:
+        # (the second test: NumPy refuses even an empty array whose other
+        # dimensions multiply past its limit, like (0, 2**31, 2**31))
         raise DataError(f"{path}: header declares {count} elements {dims}, more than 2**31")
     nbytes = count * dtype.itemsize
+    if nbytes > MAX_BYTES:
+        raise DataError(f"{path}: header declares {nbytes} data bytes {dims}, more than "
+                        f"the limit of {MAX_BYTES}")
     if not path.name.endswith(".gz"):  # the size on disk is known: check before reading
         present = os.fstat(f.fileno()).st_size - 4 - 4 * ndim
         if present < nbytes:

@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from ..errors import NNDLError
+from ..errors import DivergenceError, NNDLError
 from ..options import to_argv
 from .space import HIDDEN
 
@@ -100,7 +100,7 @@ class Objective:
         start = time.perf_counter()
         try:
             run, state = self.train(argv, splits, [ReportToTrial(trial)])
-        except Diverged as e:
+        except (Diverged, DivergenceError) as e:
             trial.set_user_attr("reason", str(e))
             raise optuna.TrialPruned(str(e)) from None
         finally:
