@@ -223,3 +223,29 @@ def test_cli_refuses_to_overwrite_or_resume_a_different_run(idx, tmp_path, capsy
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and err.startswith("nndl: error: ") and message in err
     assert (ck / "manifest.json").read_bytes() == before
+
+
+TECHNIQUES = ["--momentum", "0.9", "--nesterov", "--dropout", "0.2", "--max-norm", "3",
+              "--lr-schedule", "halve:1", "--early-stopping", "3"]
+
+
+def test_killed_run_with_momentum_dropout_schedule_and_early_stopping_resumes_exactly(
+        idx, tmp_path, capsys):
+    """The real stateful pieces (momentum velocities, the dropout generator, the
+    halving schedule, early stopping's best weights) survive a SIGKILL."""
+    flags = _flags(idx, epochs=6) + TECHNIQUES
+    whole = tmp_path / "whole"
+    whole.mkdir()
+    assert main(flags + ["--save", str(whole / "m.json"), "--metrics-out",
+                         str(whole / "x.json")]) == 0
+    expected = _results(whole / "m.json", whole / "x.json")
+    ck = tmp_path / "ck"
+    killed = run_killed("batch", 60, flags + ["--checkpoint", ck])
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    capsys.readouterr()
+    assert main(flags + ["--resume", str(ck), "--save", str(tmp_path / "m.json"),
+                         "--metrics-out", str(tmp_path / "x.json")]) == 0
+    assert "resuming from" in capsys.readouterr().out
+    assert _results(tmp_path / "m.json", tmp_path / "x.json") == expected
+    etas = [e["eta"] for e in json.loads((whole / "x.json").read_text())["epochs"]]
+    assert len(set(etas)) > 1          # the schedule really changed eta in this run
