@@ -145,6 +145,9 @@ def build_parser():
     t.add_argument("--seed", type=int, default=None, help="random seed; same seed, same run")
     t.add_argument("--dtype", choices=("float32", "float64"), default="float32",
                    help="float32 (default, fast) or float64 (the book's precision)")
+    t.add_argument("--engine", choices=("auto", "reference", "numba", "blas"), default="auto",
+                   help="how training steps are computed: auto (a fast engine when it "
+                        "supports every option, else the NumPy reference), or one by name")
     t.add_argument("--save", metavar="MODEL.json", help="save the trained network here")
     t.add_argument("--metrics-out", metavar="FILE.json", help="write per-epoch metrics here")
     t.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
@@ -189,7 +192,11 @@ def cmd_train(args):
     progress = ProgressBar(enabled={"auto": None, "on": True, "off": False}[args.progress])
     state = train(net, training, args.epochs, args.batch_size, SGD(args.eta),
                   regularization=make_regularization(args.regularization, args.lmbda),
-                  evaluation=evaluation, callbacks=[progress, monitor, EpochPrinter(args.evaluate_on)])
+                  evaluation=evaluation,
+                  # a disabled bar is left out: per-batch callbacks cost the fast engines speed
+                  callbacks=([progress] if progress.enabled else []) + [monitor, EpochPrinter(args.evaluate_on)],
+                  engine=args.engine)
+    print(f"engine: {state.engine} ({state.engine_reason})")
     test_accuracy = net.accuracy(splits.test.images, splits.test.labels) / len(splits.test)
     print(f"test accuracy: {test_accuracy:.2%} ({round(test_accuracy * len(splits.test))} "
           f"/ {len(splits.test)})")
@@ -197,7 +204,7 @@ def cmd_train(args):
         save(net, args.save)
         print(f"saved network to {args.save}")
     if args.metrics_out:
-        write_metrics(args.metrics_out, args, state.history, test_accuracy, len(training))
+        write_metrics(args.metrics_out, args, state, test_accuracy, len(training))
     return 0
 
 
@@ -234,13 +241,15 @@ class EpochPrinter:
         print("  ".join(parts), flush=True)
 
 
-def write_metrics(path, args, history, test_accuracy, n_train):
-    """Write the metrics JSON (schema in the README) atomically."""
+def write_metrics(path, args, state, test_accuracy, n_train):
+    """Write the metrics JSON (schema in the README) atomically; ``engine``
+    records which step implementation trained the network and why."""
     from .persistence import atomic_write_text
     config = {k: v for k, v in vars(args).items() if k not in ("handler", "command")}
     config.update(train_size=n_train, nndl_version=__version__, numpy_version=np.__version__,
                   python_version=platform.python_version())
-    doc = {"config": config, "epochs": history, "test_accuracy": test_accuracy}
+    doc = {"config": config, "engine": {"name": state.engine, "reason": state.engine_reason},
+           "epochs": state.history, "test_accuracy": test_accuracy}
     atomic_write_text(path, json.dumps(doc, indent=2))
 
 

@@ -42,6 +42,8 @@ class TrainingState:
     batches_per_epoch: int = 0
     history: list = field(default_factory=list)   # one dict per epoch
     stop: str = None                               # set by a callback to stop
+    engine: str = "reference"                      # which step implementation runs
+    engine_reason: str = ""                        # and why it was chosen
 
 
 def check_training_args(network, training, epochs, mini_batch_size):
@@ -68,14 +70,16 @@ def check_data(network, data, what):
 
 
 def train(network, training, epochs, mini_batch_size, optimizer, *,
-          regularization=None, evaluation=None, callbacks=(), rng=None):
+          regularization=None, evaluation=None, callbacks=(), rng=None, engine="auto"):
     """Train ``network`` on ``training`` by mini-batch SGD; return the state.
 
     ``training`` and ``evaluation`` are datasets with ``images`` (n, n_in) and
     integer ``labels`` (n,).  Each epoch shuffles the training set with
     ``rng`` (the network's own generator by default, so a seeded network gives
     a repeatable run), then takes one ``optimizer`` step per mini-batch on
-    the mean gradient plus the ``regularization`` term.
+    the mean gradient plus the ``regularization`` term.  ``engine`` picks how
+    the steps are computed (see ``select_engine``); ``state.engine`` records
+    which one ran.
     """
     check_training_args(network, training, epochs, mini_batch_size)
     if evaluation is not None:
@@ -89,6 +93,14 @@ def train(network, training, epochs, mini_batch_size, optimizer, *,
     x_all = np.ascontiguousarray(training.images, dtype=network.dtype)
     y_all = one_hot(training.labels, network.sizes[-1], network.dtype)
     batch_callbacks = [cb for cb in callbacks if hasattr(cb, "on_batch_end")]
+    stepper = select_engine(network, optimizer, regularization, mini_batch_size,
+                            x_all, y_all, engine)
+    state.engine, state.engine_reason = stepper.name, stepper.reason
+
+    def after_batch():
+        state.batch += 1
+        for cb in batch_callbacks:
+            cb.on_batch_end(state)
 
     _call(callbacks, "on_train_begin", state)
     for epoch in range(epochs):
@@ -96,19 +108,49 @@ def train(network, training, epochs, mini_batch_size, optimizer, *,
         _call(callbacks, "on_epoch_begin", state)
         start = time.perf_counter()
         order = rng.permutation(len(training))
-        for k in range(0, len(training), mini_batch_size):
-            idx = order[k:k + mini_batch_size]
-            sgd_step(network, x_all.take(idx, axis=0), y_all.take(idx, axis=0),
-                     optimizer, regularization, len(training))
-            state.batch += 1
-            for cb in batch_callbacks:
-                cb.on_batch_end(state)
+        stepper.run_epoch(x_all, y_all, order, after_batch if batch_callbacks else None)
+        if not batch_callbacks:
+            state.batch = state.batches_per_epoch
         state.history.append({"epoch": epoch, "train_seconds": time.perf_counter() - start})
         _call(callbacks, "on_epoch_end", state)
         if state.stop:
             break
     _call(callbacks, "on_train_end", state)
     return state
+
+
+def select_engine(network, optimizer, regularization, mini_batch_size, x, y, engine="auto"):
+    """Return the object that runs each epoch's steps: a fast engine from
+    ``nndl.fast`` when it supports every option of this run, else the
+    reference.  Its ``name`` and ``reason`` say which and why."""
+    from .fast import choose_fast_engine
+    cls, reason = choose_fast_engine(network, optimizer, regularization, mini_batch_size, engine)
+    if cls is None:
+        stepper = ReferenceEngine(network, optimizer, regularization, mini_batch_size, x, y)
+    else:
+        stepper = cls(network, optimizer, regularization, mini_batch_size, x, y)
+    stepper.reason = reason
+    return stepper
+
+
+class ReferenceEngine:
+    """The readable reference: ``sgd_step`` on each mini-batch in turn."""
+
+    name = "reference"
+
+    def __init__(self, network, optimizer, regularization, mini_batch_size, x, y):
+        self.network, self.optimizer, self.regularization = network, optimizer, regularization
+        self.m = mini_batch_size
+
+    def run_epoch(self, x, y, order, after_batch=None):
+        """Take one step per mini-batch of ``order``; call ``after_batch()``
+        after each if given."""
+        for k in range(0, len(order), self.m):
+            idx = order[k:k + self.m]
+            sgd_step(self.network, x.take(idx, axis=0), y.take(idx, axis=0),
+                     self.optimizer, self.regularization, len(order))
+            if after_batch:
+                after_batch()
 
 
 def sgd_step(network, x, y, optimizer, regularization, n):
