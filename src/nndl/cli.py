@@ -196,10 +196,10 @@ def cmd_train(args):
                   # a disabled bar is left out: per-batch callbacks cost the fast engines speed
                   callbacks=([progress] if progress.enabled else []) + [monitor, EpochPrinter(args.evaluate_on)],
                   engine=args.engine)
-    print(f"engine: {state.engine} ({state.engine_reason})")
     test_accuracy = net.accuracy(splits.test.images, splits.test.labels) / len(splits.test)
     print(f"test accuracy: {test_accuracy:.2%} ({round(test_accuracy * len(splits.test))} "
           f"/ {len(splits.test)})")
+    print(f"engine: {state.engine} ({state.engine_reason})")
     if args.save:
         save(net, args.save)
         print(f"saved network to {args.save}")
