@@ -36,8 +36,8 @@ $(BENCH_STAMP): $(STAMP)
 	touch $(BENCH_STAMP)
 
 bench: $(BENCH_STAMP)
-	$(if $(SHARED_MNIST),NNDL_DATA=$(abspath $(SHARED_MNIST))) $(PY) benchmarks/bench.py
-	$(if $(SHARED_MNIST),NNDL_DATA=$(abspath $(SHARED_MNIST))) $(PY) benchmarks/time_to_98.py
+	$(if $(SHARED_MNIST),NNDL_DATA=$(abspath $(SHARED_MNIST))) $(PY) -u benchmarks/bench.py
+	$(if $(SHARED_MNIST),NNDL_DATA=$(abspath $(SHARED_MNIST))) $(PY) -u benchmarks/time_to_98.py
 
 bench-scaling: $(BENCH_STAMP)
 	$(if $(SHARED_MNIST),NNDL_DATA=$(abspath $(SHARED_MNIST))) $(PY) benchmarks/scaling.py --plot docs/scaling.png

