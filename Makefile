@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 # the checkout; the product itself fetches and verifies MNIST on its own.
 SHARED_MNIST := $(wildcard ../shared/data/mnist.pkl.gz)
 
-.PHONY: train test bench venv clean
+.PHONY: train test bench bench-scaling venv clean
 
 venv: $(STAMP)
 
@@ -33,3 +33,16 @@ test: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info
+
+# Benchmarks (needs the 'bench' extra: scikit-learn, PyTorch CPU, threadpoolctl).
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): $(STAMP)
+	$(PY) -m pip install -q -e '.[bench,plots]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(if $(SHARED_MNIST),NNDL_DATA=$(abspath $(SHARED_MNIST))) $(PY) -u benchmarks/bench.py
+	$(if $(SHARED_MNIST),NNDL_DATA=$(abspath $(SHARED_MNIST))) $(PY) -u benchmarks/time_to_98.py
+
+bench-scaling: $(BENCH_STAMP)
+	$(if $(SHARED_MNIST),NNDL_DATA=$(abspath $(SHARED_MNIST))) $(PY) benchmarks/scaling.py --plot docs/scaling.png

@@ -55,9 +55,10 @@ def test_train_on_idx_dataset_writes_model_and_metrics(idx_dir, tmp_path, capsys
     assert lines[0].startswith("epoch 1/5") and "test accuracy" in lines[0]
     assert lines[5].startswith("test accuracy: ")
     doc = json.loads(metrics.read_text())
-    assert set(doc) == {"config", "epochs", "test_accuracy", "stop_reason", "best_epoch",
-                        "best_evaluation_accuracy"}
+    assert set(doc) == {"config", "engine", "epochs", "test_accuracy", "stop_reason",
+                        "best_epoch", "best_evaluation_accuracy"}
     assert doc["stop_reason"] is None and doc["best_epoch"] is None   # evaluated on test
+    assert doc["engine"]["name"] == "numba" and "engine: numba (compiled kernel, sparse inputs)" in lines
     assert doc["config"]["seed"] == 3 and doc["config"]["sizes"] == [64, 10, 4]
     assert doc["config"]["numpy_version"] == np.__version__
     assert [e["epoch"] for e in doc["epochs"]] == [0, 1, 2, 3, 4]

@@ -71,7 +71,9 @@ def _flags(idx, *extra):
 def test_cli_exits_3_and_keeps_checkpoint_model_and_metrics(idx, tmp_path, capsys, monkeypatch):
     ck, model, metrics = tmp_path / "ck", tmp_path / "m.json", tmp_path / "x.json"
     outputs = ["--save", str(model), "--metrics-out", str(metrics)]
-    assert main(_flags(idx, "--epochs", "2", "--checkpoint", str(ck), *outputs)) == 0
+    # the poisoned step below is the reference engine's
+    assert main(_flags(idx, "--epochs", "2", "--engine", "reference", "--checkpoint", str(ck),
+                       *outputs)) == 0
     before = {p: p.read_bytes() for p in [model, metrics, *ck.iterdir()]}
     capsys.readouterr()
 
@@ -83,7 +85,8 @@ def test_cli_exits_3_and_keeps_checkpoint_model_and_metrics(idx, tmp_path, capsy
             network.weights[0][3, 3] = np.nan
         return step(network, *args)
     monkeypatch.setattr(nndl.training, "sgd_step", poisoned_step)
-    code = main(_flags(idx, "--epochs", "4", "--resume", str(ck), *outputs))
+    code = main(_flags(idx, "--epochs", "4", "--engine", "reference", "--resume", str(ck),
+                       *outputs))
     err = capsys.readouterr().err
     assert code == 3
     assert err.startswith("nndl: error: diverged at epoch 3, batch 10:") and err.count("\n") == 1

@@ -87,7 +87,7 @@ def test_momentum_with_mu_zero_is_plain_sgd_exactly(tiny_data):
     runs = []
     for opt in (SGD(0.7), Momentum(0.7, mu=0.0)):
         net = Network([4, 6, 3], seed=5)
-        train(net, tiny_data, 3, 7, opt, regularization=L2(0.3))
+        train(net, tiny_data, 3, 7, opt, regularization=L2(0.3), engine="reference")
         runs.append(net.weights + net.biases)
     for a, b in zip(*runs):
         np.testing.assert_array_equal(a, b)
@@ -269,7 +269,7 @@ def test_dropout_masks_drop_the_right_fraction_and_scale_the_rest():
 def test_dropout_training_is_repeatable_and_p_zero_changes_nothing(tiny_data):
     def run(dropout):
         net = Network([4, 10, 3], seed=4)
-        train(net, tiny_data, 4, 10, SGD(1.0), dropout=dropout)
+        train(net, tiny_data, 4, 10, SGD(1.0), dropout=dropout, engine="reference")
         return net.weights[0]
     plain = run(None)
     np.testing.assert_array_equal(run(Dropout(0.0)), plain)

@@ -261,6 +261,9 @@ def build_parser():
                    help="distort every training image afresh each epoch: "
                         "elastic:alpha=34,sigma=4, affine:rotate=15,shift=2,skew=10,scale=0.1 "
                         "or shift:pixels=1; repeat the flag to compose transforms in order")
+    t.add_argument("--engine", choices=("auto", "reference", "numba", "blas"), default="auto",
+                   help="how training steps are computed: auto (a fast engine when it "
+                        "supports every option, else the NumPy reference), or one by name")
     t.add_argument("--save", metavar="MODEL.json", help="save the trained network here")
     t.add_argument("--metrics-out", metavar="FILE.json", help="write per-epoch metrics here")
     t.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
@@ -338,12 +341,12 @@ def cmd_train(args):
     test_accuracy = net.accuracy(splits.test.images, splits.test.labels) / len(splits.test)
     print(f"test accuracy: {test_accuracy:.2%} ({round(test_accuracy * len(splits.test))} "
           f"/ {len(splits.test)})")
+    print(f"engine: {state.engine} ({state.engine_reason})")
     if args.save:
         save(net, args.save)
         print(f"saved network to {args.save}")
     if args.metrics_out:
-        write_metrics(args.metrics_out, args, state.history, test_accuracy, len(training),
-                      summary)
+        write_metrics(args.metrics_out, args, state, test_accuracy, len(training), summary)
     return 0
 
 
@@ -493,13 +496,15 @@ def run_training(run, callbacks=()):
     args = run.args
     monitor = Monitor(**{m.replace("-", "_"): True for m in args.monitor})
     progress = ProgressBar(enabled={"auto": None, "on": True, "off": False}[args.progress])
-    callbacks = [progress, monitor, DivergenceCheck(), *run.steering, *callbacks]
+    # a disabled bar is left out: per-batch callbacks cost the fast engines speed
+    callbacks = (([progress] if progress.enabled else [])
+                 + [monitor, DivergenceCheck(), *run.steering, *callbacks])
     start, history = checkpointing(args, run.training, run.net, run.optimizer, callbacks)
     with np.errstate(over="ignore", invalid="ignore"):   # divergence is reported by DivergenceCheck
         return train(run.net, run.training, args.epochs, args.batch_size, run.optimizer,
                      regularization=make_regularization(args.regularization, args.lmbda),
                      evaluation=run.evaluation, callbacks=callbacks,
-                     start_epoch=start, history=history, **run.options)
+                     start_epoch=start, history=history, engine=args.engine, **run.options)
 
 
 def parse_transforms(specs):
@@ -628,14 +633,16 @@ class EpochPrinter:
         print("  ".join(parts), flush=True)
 
 
-def write_metrics(path, args, history, test_accuracy, n_train, summary=None):
-    """Write the metrics JSON (schema in the README) atomically; ``summary``
-    adds top-level entries (stop_reason, best_epoch, ...)."""
+def write_metrics(path, args, state, test_accuracy, n_train, summary=None):
+    """Write the metrics JSON (schema in the README) atomically: ``engine``
+    records which step implementation trained the network and why;
+    ``summary`` adds top-level entries (stop_reason, best_epoch, ...)."""
     from .persistence import atomic_write_text
     config = {k: v for k, v in vars(args).items() if k not in ("handler", "command")}
     config.update(train_size=n_train, nndl_version=__version__, numpy_version=np.__version__,
                   python_version=platform.python_version())
-    doc = {"config": config, "epochs": history, "test_accuracy": test_accuracy}
+    doc = {"config": config, "engine": {"name": state.engine, "reason": state.engine_reason},
+           "epochs": state.history, "test_accuracy": test_accuracy}
     doc.update(summary or {})
     atomic_write_text(path, json.dumps(doc, indent=2))
 

@@ -141,10 +141,17 @@ class Network:
             self.biases[l] = np.ascontiguousarray(b, dtype=self.dtype)
 
     # --------------------------------------------------------------- forward
-    def feedforward(self, x):
-        """Return the network's output for inputs ``x``, one example per row."""
-        a = self._as_input(x)
+    def feedforward(self, x, dtype=None):
+        """Return the network's output for inputs ``x``, one example per row.
+
+        ``dtype`` (e.g. float64) computes in that precision instead of the
+        network's own; a float32 product's last bits depend on how many rows
+        it is given, a float64 one's far below any tolerance that matters.
+        """
+        a = self._as_input(x, dtype)
         for w, b, act in zip(self.weights, self.biases, self.activations):
+            if dtype is not None:
+                w, b = w.astype(dtype), b.astype(dtype)
             a = act.fn(a @ w.T + b.T)
         return a
 
@@ -164,15 +171,16 @@ class Network:
             activations.append(act.fn(z))
         return activations, z
 
-    def _as_input(self, x):
-        """Return x as a 2-D array of the network's dtype, checking its width."""
+    def _as_input(self, x, dtype=None):
+        """Return x as a 2-D array of the network's dtype (or ``dtype``),
+        checking its width."""
         x = np.asarray(x)
         if x.ndim == 1:
             x = x[None, :]
         if x.ndim != 2 or x.shape[1] != self.sizes[0]:
             raise DataError(f"inputs have shape {x.shape}, the network expects "
                             f"{self.sizes[0]} values per example")
-        return x.astype(self.dtype, copy=False)
+        return x.astype(dtype or self.dtype, copy=False)
 
     # -------------------------------------------------------------- backprop
     def backprop(self, x, y, masks=None):

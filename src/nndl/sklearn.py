@@ -147,7 +147,7 @@ class NetworkClassifier(ClassifierMixin, BaseEstimator):
         zeros becomes uniform)."""
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        out = np.asarray(self.network_.feedforward(X), dtype=np.float64)
+        out = self.network_.feedforward(X, dtype=np.float64)
         if self.network_.activations[-1].name != "softmax":
             out = np.maximum(out, 0.0)
         total = out.sum(axis=1, keepdims=True)

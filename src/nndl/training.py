@@ -47,6 +47,8 @@ class TrainingState:
     stop: str = None                               # set by a callback to stop
     rng: object = None                             # the generator that shuffles
     callbacks: list = field(default_factory=list)  # all callbacks (a checkpoint saves their state)
+    engine: str = "reference"                      # which step implementation runs
+    engine_reason: str = ""                        # and why it was chosen
 
 
 def check_training_args(network, training, epochs, mini_batch_size):
@@ -74,7 +76,8 @@ def check_data(network, data, what):
 
 def train(network, training, epochs, mini_batch_size, optimizer, *,
           regularization=None, evaluation=None, callbacks=(), rng=None,
-          dropout=None, constraint=None, augment=None, start_epoch=0, history=None):
+          dropout=None, constraint=None, augment=None, start_epoch=0, history=None,
+          engine="auto"):
     """Train ``network`` on ``training`` by mini-batch SGD; return the state.
 
     ``training`` and ``evaluation`` are datasets with ``images`` (n, n_in) and
@@ -94,6 +97,9 @@ def train(network, training, epochs, mini_batch_size, optimizer, *,
     ``start_epoch`` and ``history`` continue a run that already did that
     many epochs (see ``nndl.checkpoint.restore``, which also restores the
     network, the generator, the optimiser and the callbacks).
+
+    ``engine`` picks how the steps are computed (see ``select_engine``);
+    ``state.engine`` records which one ran.
     """
     check_training_args(network, training, epochs, mini_batch_size)
     if (isinstance(start_epoch, bool) or not isinstance(start_epoch, (int, np.integer))
@@ -113,6 +119,15 @@ def train(network, training, epochs, mini_batch_size, optimizer, *,
     x_all = np.ascontiguousarray(training.images, dtype=network.dtype)
     y_all = one_hot(training.labels, network.sizes[-1], network.dtype)
     batch_callbacks = [cb for cb in callbacks if hasattr(cb, "on_batch_end")]
+    stepper = select_engine(network, optimizer, regularization, mini_batch_size,
+                            x_all, y_all, engine, dropout, constraint, augment)
+    state.engine, state.engine_reason = stepper.name, stepper.reason
+
+    def after_batch(images):
+        state.batch += 1
+        state.images_seen += images
+        for cb in batch_callbacks:
+            cb.on_batch_end(state)
 
     _call(callbacks, "on_train_begin", state)
     for epoch in range(start_epoch, epochs):
@@ -121,13 +136,10 @@ def train(network, training, epochs, mini_batch_size, optimizer, *,
         start = time.perf_counter()
         eta = getattr(optimizer, "eta", None)
         order = rng.permutation(len(training))
-        batches = augment.batches if augment is not None else minibatches
-        for x, y in batches(x_all, y_all, order, mini_batch_size, epoch):
-            sgd_step(network, x, y, optimizer, regularization, len(training), dropout, constraint)
-            state.batch += 1
-            state.images_seen += len(x)
-            for cb in batch_callbacks:
-                cb.on_batch_end(state)
+        stepper.run_epoch(x_all, y_all, order, epoch, after_batch if batch_callbacks else None)
+        if not batch_callbacks:
+            state.batch = state.batches_per_epoch
+            state.images_seen += len(training)
         state.history.append({"epoch": epoch, "train_seconds": time.perf_counter() - start,
                               "eta": eta})
         _call(callbacks, "on_epoch_end", state)
@@ -135,6 +147,54 @@ def train(network, training, epochs, mini_batch_size, optimizer, *,
             break
     _call(callbacks, "on_train_end", state)
     return state
+
+
+def select_engine(network, optimizer, regularization, mini_batch_size, x, y, engine="auto",
+                  dropout=None, constraint=None, augment=None):
+    """Return the object that runs each epoch's steps: a fast engine from
+    ``nndl.fast`` when it supports every option of this run, else the
+    reference.  Its ``name`` and ``reason`` say which and why.  Dropout,
+    weight constraints and on-the-fly expansion run on the reference step."""
+    from .fast import choose_fast_engine
+    extras = [name for name, piece in (("dropout", dropout), ("max-norm", constraint),
+                                       ("expansion", augment)) if piece is not None]
+    if extras and engine not in ("auto", "reference"):
+        raise ConfigError(f"the {engine} engine cannot train with {', '.join(extras)}")
+    if extras:
+        cls, reason = None, f"{', '.join(extras)} run on the reference step"
+    else:
+        cls, reason = choose_fast_engine(network, optimizer, regularization, mini_batch_size,
+                                         engine)
+    if cls is None:
+        stepper = ReferenceEngine(network, optimizer, regularization, mini_batch_size, x, y,
+                                  dropout, constraint, augment)
+    else:
+        stepper = cls(network, optimizer, regularization, mini_batch_size, x, y)
+    stepper.reason = reason
+    return stepper
+
+
+class ReferenceEngine:
+    """The readable reference: ``sgd_step`` on each mini-batch in turn."""
+
+    name = "reference"
+
+    def __init__(self, network, optimizer, regularization, mini_batch_size, x, y,
+                 dropout=None, constraint=None, augment=None):
+        self.network, self.optimizer, self.regularization = network, optimizer, regularization
+        self.m = mini_batch_size
+        self.dropout, self.constraint, self.augment = dropout, constraint, augment
+
+    def run_epoch(self, x, y, order, epoch=None, after_batch=None):
+        """Take one step per mini-batch of ``order`` (drawn through the
+        expansion stream if there is one); call ``after_batch(images)``
+        after each if given."""
+        batches = self.augment.batches if self.augment is not None else minibatches
+        for xb, yb in batches(x, y, order, self.m, epoch):
+            sgd_step(self.network, xb, yb, self.optimizer, self.regularization, len(order),
+                     self.dropout, self.constraint)
+            if after_batch:
+                after_batch(len(xb))
 
 
 def minibatches(x_all, y_all, order, mini_batch_size, epoch=None):

@@ -1,0 +1,67 @@
+"""Fast training engines, chosen once per run by ``select_engine``.
+
+Two engines compute the same mini-batch SGD step as the reference
+(``training.sgd_step``), faster:
+
+* ``numba`` (``numba_engine``): a compiled kernel for small mini-batches,
+  where NumPy's per-call overhead dominates; exploits the zeros in MNIST.
+* ``blas`` (``blas_engine``): buffered NumPy for large mini-batches, where
+  the matrix products dominate.
+
+Either is used only when ``support.unsupported_reason`` finds nothing it does
+not know; otherwise, or when Numba cannot be imported, training falls back
+to the reference and says why.
+"""
+
+from ..errors import ConfigError
+from .support import unsupported_reason
+
+ENGINES = ("auto", "reference", "numba", "blas")
+# Below this mini-batch size one compiled call per epoch beats BLAS calls per
+# mini-batch; above it the kernel still wins when the first layer (whose
+# sparse input it exploits) holds at least half the weights (measurements in
+# docs/benchmarks.md).
+NUMBA_BELOW_BATCH = 32
+
+
+def prefers_numba(sizes, mini_batch_size):
+    """True when the compiled kernel is expected to beat the BLAS engine."""
+    products = [a * b for a, b in zip(sizes[:-1], sizes[1:])]
+    return mini_batch_size < NUMBA_BELOW_BATCH or 2 * products[0] >= sum(products)
+
+
+def numba_available():
+    """Return True if the compiled kernel can be imported."""
+    try:
+        from . import numba_engine  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def choose_fast_engine(network, optimizer, regularization, mini_batch_size, engine="auto"):
+    """Return (engine class or None, reason): the fast engine to use for this
+    run, or None with the reason the reference step must be used.
+
+    'auto' falls back quietly (the reason says why); naming a fast engine
+    that cannot run this configuration is a ConfigError.
+    """
+    if engine not in ENGINES:
+        raise ConfigError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
+    if engine == "reference":
+        return None, "reference engine requested"
+    reason = unsupported_reason(network, optimizer, regularization)
+    if reason is None and engine == "numba" and not numba_available():
+        reason = "numba cannot be imported"
+    if reason:
+        if engine != "auto":
+            raise ConfigError(f"the {engine} engine cannot train this: {reason}")
+        return None, reason
+    if engine == "auto":
+        engine = ("numba" if prefers_numba(network.sizes, mini_batch_size) and numba_available()
+                  else "blas")
+    if engine == "numba":
+        from .numba_engine import NumbaEngine
+        return NumbaEngine, "compiled kernel, sparse inputs"
+    from .blas_engine import BlasEngine
+    return BlasEngine, "buffered BLAS"

@@ -1,0 +1,75 @@
+"""The compiled engine: whole epochs of small-mini-batch SGD in one call.
+
+It copies the network's parameters into the kernel's layout (transposed
+weights, hidden widths padded to a multiple of 16 so every inner loop is
+whole SIMD vectors), runs ``kernel.sgd_batches``, and copies them back.
+Padding is exact: padded units output exactly 0 and have zero weights in
+and out, so their deltas and updates are exactly zero and they never
+influence a real unit.
+"""
+
+import numpy as np
+
+from . import kernel
+from ..activations import Linear, ReLU, Sigmoid, Softmax, Tanh
+from ..costs import QuadraticCost
+from ..regularization import L1, L2
+
+KIND = {Sigmoid: kernel.SIGMOID, Tanh: kernel.TANH, ReLU: kernel.RELU,
+        Linear: kernel.LINEAR, Softmax: kernel.SOFTMAX}
+SIMD = 16
+
+
+def padded_sizes(sizes):
+    """Input and output widths as they are; hidden widths rounded up to SIMD."""
+    return [sizes[0]] + [-(-h // SIMD) * SIMD for h in sizes[1:-1]] + [sizes[-1]]
+
+
+class NumbaEngine:
+    """Mini-batch SGD for supported networks, compiled, with sparse inputs."""
+
+    name = "numba"
+
+    def __init__(self, network, optimizer, regularization, mini_batch_size, x, y):
+        self.network, self.optimizer, self.regularization = network, optimizer, regularization
+        self.m, self.n = mini_batch_size, len(x)
+        self.y = y
+        self.nonzeros = kernel.nonzero_rows(x)
+        self.kinds = np.array([KIND[a] for a in network.activations], dtype=np.int64)
+        self.widths = np.array(network.sizes[1:], dtype=np.int64)
+        self.cost = kernel.COST_QUADRATIC if network.cost is QuadraticCost else kernel.COST_A_MINUS_Y
+        self.reg = {L2: kernel.REG_L2, L1: kernel.REG_L1}.get(type(regularization), kernel.REG_NONE)
+        dt, p = network.dtype, padded_sizes(network.sizes)
+        self.wts = tuple(np.zeros((a, b), dtype=dt) for a, b in zip(p[:-1], p[1:]))
+        self.bs = tuple(np.zeros(b, dtype=dt) for b in p[1:])
+        self.acts = tuple(np.zeros((self.m, b), dtype=dt) for b in p[1:])
+        self.deltas = tuple(np.zeros((self.m, b), dtype=dt) for b in p[1:])
+
+    def run_epoch(self, x, y, order, epoch=None, after_batch=None):
+        """Train one epoch on the mini-batches of ``order``; call
+        ``after_batch(images)`` after each step if given (one kernel call per
+        mini-batch then, instead of one per epoch)."""
+        eta = float(self.optimizer.eta)
+        reg_step = eta * getattr(self.regularization, "lmbda", 0.0) / self.n
+        spans = ([(k, min(k + self.m, self.n)) for k in range(0, self.n, self.m)]
+                 if after_batch else [(0, self.n)])
+        for start, stop in spans:
+            self._load()
+            kernel.sgd_batches(*self.nonzeros, x, self.y, order, start, stop, self.m, self.wts, self.bs,
+                               self.acts, self.deltas, self.kinds, self.widths, self.cost, eta, self.reg,
+                               reg_step)
+            self._store()
+            if after_batch:
+                after_batch(stop - start)
+
+    def _load(self):
+        """Copy the network's weights and biases into the kernel's layout."""
+        for wt, b, w, nb in zip(self.wts, self.bs, self.network.weights, self.network.biases):
+            wt[:w.shape[1], :w.shape[0]] = w.T
+            b[:nb.shape[0]] = nb[:, 0]
+
+    def _store(self):
+        """Copy the kernel's weights and biases back into the network, in place."""
+        for wt, b, w, nb in zip(self.wts, self.bs, self.network.weights, self.network.biases):
+            w[...] = wt[:w.shape[1], :w.shape[0]].T
+            nb[:, 0] = b[:nb.shape[0]]

@@ -1,0 +1,210 @@
+"""The fast engines compute the reference step, or are not used at all.
+
+Each fast engine is trained side by side with the NumPy reference
+(``training.sgd_step``) from the same seed on the same mini-batch order;
+their weights must agree to float tolerance after several epochs.  Options
+the engines do not know must make training fall back to the reference.
+"""
+
+import numpy as np
+import pytest
+
+import network2
+from nndl import fast
+from nndl.data import Dataset
+from nndl.errors import ConfigError
+from nndl.network import Network
+from nndl.optimizers import SGD
+from nndl.regularization import L1, L2, NoRegularization
+from nndl.training import train
+
+ENGINES = ["numba", "blas"]
+TOLERANCE = {"float32": 2e-4, "float64": 1e-9}
+
+
+def sparse_data(n=240, d=36, classes=4, seed=0):
+    """A learnable problem whose inputs are ~70% exact zeros, like MNIST."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, classes, n)
+    centres = rng.random((classes, d))
+    x = centres[labels] + 0.2 * rng.random((n, d))
+    x[rng.random((n, d)) < 0.7] = 0.0
+    return Dataset(x.astype(np.float64), labels)
+
+
+def relative_error(ours, reference):
+    """Largest relative difference over every weight and bias array."""
+    return max(float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
+               for a, b in zip(ours.weights + ours.biases, reference.weights + reference.biases))
+
+
+def train_pair(engine, sizes, *, cost="cross-entropy", hidden="sigmoid", reg=None, eta=0.3,
+               m=10, dtype="float64", epochs=3, data=None, callbacks_factory=list):
+    """Train the same seeded network with ``engine`` and with the reference."""
+    data = data or sparse_data(d=sizes[0], classes=sizes[-1])
+    nets, states = [], []
+    for name in (engine, "reference"):
+        net = Network(sizes, cost=cost, hidden=hidden, dtype=dtype, seed=3)
+        states.append(train(net, data, epochs, m, SGD(eta), regularization=reg,
+                            engine=name, callbacks=callbacks_factory()))
+        nets.append(net)
+    assert states[0].engine == engine and states[1].engine == "reference"
+    return nets, states
+
+
+CONFIGS = [
+    dict(sizes=[36, 20, 4]),
+    dict(sizes=[36, 20, 4], reg=L2(5.0)),
+    dict(sizes=[36, 20, 4], reg=L1(2.0)),
+    dict(sizes=[36, 16, 12, 4], cost="quadratic", reg=L2(1.0), eta=1.0),
+    dict(sizes=[36, 33, 4], cost="log-likelihood", hidden="relu", reg=L2(2.0), m=7),
+    dict(sizes=[36, 10, 9, 4], hidden=["tanh", "linear"], reg=L1(1.0), eta=0.05),
+]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: "-".join(
+    f"{k}={getattr(v, 'name', v)}" for k, v in c.items()))
+def test_fast_engine_matches_reference(engine, dtype, config):
+    (fast_net, ref), _ = train_pair(engine, dtype=dtype, **config)
+    assert fast_net.weights[0].dtype == np.dtype(dtype)
+    assert relative_error(fast_net, ref) < TOLERANCE[dtype]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_training_moved_the_weights(engine):
+    """Guard for the equivalence tests: the runs compared really train."""
+    (fast_net, _), _ = train_pair(engine, [36, 20, 4], reg=L2(5.0))
+    start = Network([36, 20, 4], dtype="float64", seed=3)
+    assert relative_error(fast_net, start) > 1e-2
+
+
+@pytest.mark.mnist
+@pytest.mark.parametrize("engine", ENGINES)
+def test_fast_engine_matches_reference_on_mnist(engine, mnist):
+    """The chapter's network, float32, one epoch on 2,000 real images."""
+    (fast_net, ref), _ = train_pair(engine, [784, 30, 10], reg=L2(5.0), eta=0.5, dtype="float32",
+                                    epochs=1, data=mnist.training.subset(2000))
+    assert relative_error(fast_net, ref) < TOLERANCE["float32"]
+
+
+class HalveEta:
+    """A schedule: halve the optimiser's learning rate after every epoch."""
+
+    def on_epoch_end(self, state):
+        state.optimizer.eta /= 2
+
+
+class CountBatches:
+    """Count on_batch_end calls and check the weights are current at each."""
+
+    def __init__(self):
+        self.calls, self.norms = 0, []
+
+    def on_batch_end(self, state):
+        self.calls += 1
+        self.norms.append(float(np.abs(state.network.weights[0]).sum()))
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_engine_reads_eta_every_epoch(engine):
+    (fast_net, ref), _ = train_pair(engine, [36, 20, 4], reg=L2(5.0), eta=1.0,
+                                    callbacks_factory=lambda: [HalveEta()])
+    assert relative_error(fast_net, ref) < TOLERANCE["float64"]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_batch_callbacks_see_every_step(engine):
+    counters = []
+
+    def factory():
+        counters.append(CountBatches())
+        return [counters[-1]]
+
+    (fast_net, ref), (state, _) = train_pair(engine, [36, 20, 4], reg=L2(5.0), m=7,
+                                             callbacks_factory=factory)
+    assert counters[0].calls == counters[1].calls == 3 * state.batches_per_epoch
+    np.testing.assert_allclose(counters[0].norms, counters[1].norms, rtol=1e-9)
+    assert relative_error(fast_net, ref) < TOLERANCE["float64"]
+
+
+# ------------------------------------------------------------- fallbacks
+class Momentum(SGD):
+    """An optimiser the fast engines do not know (it has extra state)."""
+
+    def __init__(self, eta, mu):
+        super().__init__(eta)
+        self.mu = mu
+
+
+class OwnBackprop(Network):
+    """A network whose gradient the fast engines cannot know."""
+
+    def backprop(self, x, y):
+        return super().backprop(x, y)
+
+
+class Elastic:
+    """A regulariser the fast engines do not know."""
+
+    lmbda = 1.0
+
+    def add_gradient(self, grad, w, n):
+        grad += 0.1 * w
+        return grad
+
+    def penalty(self, weights, n):
+        return 0.0
+
+
+def fallback_state(net=None, optimizer=None, reg=None, engine="auto"):
+    data = sparse_data()
+    net = net or Network([36, 20, 4], seed=1)
+    return train(net, data, 1, 10, optimizer or SGD(0.5), regularization=reg, engine=engine)
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda: dict(optimizer=Momentum(0.5, 0.9)), "optimizer Momentum"),
+    (lambda: dict(reg=Elastic()), "regularization Elastic"),
+    (lambda: dict(net=OwnBackprop([36, 20, 4], seed=1)), "overrides backprop"),
+    (lambda: dict(net=_with_attribute(Network([36, 20, 4], seed=1), "dropout", 0.5)), "dropout"),
+])
+def test_unknown_options_fall_back_to_the_reference(make, words):
+    state = fallback_state(**make())
+    assert state.engine == "reference"
+    assert words in state.engine_reason
+
+
+def _with_attribute(net, name, value):
+    setattr(net, name, value)
+    return net
+
+
+def test_naming_an_engine_that_cannot_run_is_an_error():
+    with pytest.raises(ConfigError, match="Momentum"):
+        fallback_state(optimizer=Momentum(0.5, 0.9), engine="numba")
+    with pytest.raises(ConfigError, match="unknown engine"):
+        fallback_state(engine="gpu")
+
+
+def test_without_numba_auto_uses_blas_and_numba_is_refused(monkeypatch):
+    monkeypatch.setattr(fast, "numba_available", lambda: False)
+    assert fallback_state().engine == "blas"
+    with pytest.raises(ConfigError, match="numba"):
+        fallback_state(engine="numba")
+
+
+def test_auto_picks_numba_for_small_batches_or_input_heavy_nets_else_blas():
+    shallow, deep = Network([36, 20, 4], seed=1), Network([36, 20, 40, 40, 4], seed=1)
+    assert fast.choose_fast_engine(deep, SGD(1), NoRegularization(), 10)[0].name == "numba"
+    assert fast.choose_fast_engine(shallow, SGD(1), NoRegularization(), 100)[0].name == "numba"
+    assert fast.choose_fast_engine(deep, SGD(1), NoRegularization(), 100)[0].name == "blas"
+
+
+def test_network2_trains_on_the_fast_engine_in_float64():
+    """The book shim's subclass only converts column vectors, so it may use
+    the fast engine; test_book_exactness.py holds it to 1e-9 of the book."""
+    net = network2.Network([36, 20, 4], seed=1)
+    state = train(net, sparse_data(), 1, 10, SGD(0.5))
+    assert state.engine == "numba" and net.weights[0].dtype == np.float64
