@@ -1,7 +1,7 @@
 """Run the ``nndl`` command line, then SIGKILL this very process at a chosen moment.
 
-    python killed_run.py batch N ARGS...     die just after the N-th mini-batch step
-                                             (whichever engine computes the steps)
+    python killed_run.py batch N ARGS...     die just before the N-th mini-batch step
+                                             of the reference engine (--engine reference)
     python killed_run.py manifest N ARGS...  die just before the N-th checkpoint
                                              manifest is written (its arrays are on disk)
 
@@ -29,8 +29,8 @@ def die_on_call(module, name, n):
 if __name__ == "__main__":
     mode, n, argv = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
     if mode == "batch":
-        import nndl.divergence          # every CLI run checks for divergence after each step
-        die_on_call(nndl.divergence.DivergenceCheck, "on_batch_end", n)
+        import nndl.training
+        die_on_call(nndl.training, "sgd_step", n)
     elif mode == "manifest":
         import nndl.checkpoint
         die_on_call(nndl.checkpoint, "atomic_write_text", n)

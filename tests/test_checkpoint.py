@@ -165,10 +165,12 @@ def idx(tmp_path_factory):
     return make_idx_dir(tmp_path_factory.mktemp("data") / "idx")
 
 
-def _flags(idx, epochs=4):
+def _flags(idx, epochs=4, engine="reference"):
+    # the reference engine steps through sgd_step, where killed_run.py's batch mode strikes
     return ["train", "--dataset", f"idx:{idx}", "--validation-size", "50", "--sizes", "64,10,4",
             "--epochs", str(epochs), "--batch-size", "10", "--eta", "1.0", "--lmbda", "0.1",
-            "--seed", "11", "--monitor", "training-cost,evaluation-accuracy,evaluation-cost"]
+            "--seed", "11", "--monitor", "training-cost,evaluation-accuracy,evaluation-cost",
+            "--engine", engine]
 
 
 def _results(path_model, path_metrics):
@@ -249,3 +251,22 @@ def test_killed_run_with_momentum_dropout_schedule_and_early_stopping_resumes_ex
     assert _results(tmp_path / "m.json", tmp_path / "x.json") == expected
     etas = [e["eta"] for e in json.loads((whole / "x.json").read_text())["epochs"]]
     assert len(set(etas)) > 1          # the schedule really changed eta in this run
+
+
+def test_killed_fast_engine_run_resumes_exactly(idx, tmp_path, capsys):
+    """The compiled engine's runs resume exactly too (killed between an
+    epoch's arrays and its manifest, which does not depend on the engine)."""
+    flags = _flags(idx, engine="numba")
+    whole = tmp_path / "whole"
+    whole.mkdir()
+    assert main(flags + ["--save", str(whole / "m.json"), "--metrics-out",
+                         str(whole / "x.json")]) == 0
+    ck = tmp_path / "ck"
+    killed = run_killed("manifest", 3, flags + ["--checkpoint", ck])
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    capsys.readouterr()
+    assert main(flags + ["--resume", str(ck), "--save", str(tmp_path / "m.json"),
+                         "--metrics-out", str(tmp_path / "x.json")]) == 0
+    assert _results(tmp_path / "m.json", tmp_path / "x.json") == \
+        _results(whole / "m.json", whole / "x.json")
+    assert json.loads((whole / "x.json").read_text())["engine"]["name"] == "numba"

@@ -208,3 +208,20 @@ def test_network2_trains_on_the_fast_engine_in_float64():
     net = network2.Network([36, 20, 4], seed=1)
     state = train(net, sparse_data(), 1, 10, SGD(0.5))
     assert state.engine == "numba" and net.weights[0].dtype == np.float64
+
+
+@pytest.mark.parametrize("engine", ["reference", "numba", "blas"])
+def test_every_engine_stops_at_the_diverging_step(engine):
+    """A fast engine runs without per-batch callbacks, yet stops at the first
+    step that leaves an output bias non-finite, and the divergence check
+    names the same epoch and batch as with the reference step."""
+    from nndl.divergence import DivergenceCheck
+    from nndl.errors import DivergenceError
+    rng = np.random.default_rng(0)
+    data = Dataset(rng.random((300, 20)), rng.integers(0, 4, 300))
+    net = Network([20, 8, 4], cost="quadratic", hidden="relu", output="linear", seed=0,
+                  dtype="float64")
+    with np.errstate(all="ignore"), pytest.raises(DivergenceError,
+                                                  match="diverged at epoch 1, batch 2:"):
+        state = train(net, data, 3, 10, SGD(1e200), callbacks=[DivergenceCheck()],
+                      engine=engine)

@@ -31,7 +31,14 @@ class DivergenceCheck:
 
     Put it after ``Monitor`` (so it sees this epoch's costs) and before
     ``Checkpoint`` (so a diverged state is never saved).
+
+    The fast engines stop at the first step that leaves an output bias
+    non-finite by themselves and set ``state.batch`` to it, so with them
+    training skips the per-batch call (``engine_may_check``) and the
+    epoch-end check reports the same epoch and batch.
     """
+
+    engine_may_check = True
 
     def on_batch_end(self, state):
         """Check the output biases: NaN anywhere reaches them within one step."""

@@ -122,6 +122,11 @@ def train(network, training, epochs, mini_batch_size, optimizer, *,
     stepper = select_engine(network, optimizer, regularization, mini_batch_size,
                             x_all, y_all, engine, dropout, constraint, augment)
     state.engine, state.engine_reason = stepper.name, stepper.reason
+    if getattr(stepper, "stops_on_divergence", False):
+        # the engine stops at the first non-finite output bias by itself, so
+        # a divergence check need not break its epoch into single steps
+        batch_callbacks = [cb for cb in batch_callbacks
+                           if not getattr(cb, "engine_may_check", False)]
 
     def after_batch(images):
         state.batch += 1
@@ -136,8 +141,11 @@ def train(network, training, epochs, mini_batch_size, optimizer, *,
         start = time.perf_counter()
         eta = getattr(optimizer, "eta", None)
         order = rng.permutation(len(training))
-        stepper.run_epoch(x_all, y_all, order, epoch, after_batch if batch_callbacks else None)
-        if not batch_callbacks:
+        stopped_after = stepper.run_epoch(x_all, y_all, order, epoch,
+                                          after_batch if batch_callbacks else None)
+        if stopped_after is not None:      # diverged: the epoch-end checks say where
+            state.batch = stopped_after
+        elif not batch_callbacks:
             state.batch = state.batches_per_epoch
             state.images_seen += len(training)
         state.history.append({"epoch": epoch, "train_seconds": time.perf_counter() - start,

@@ -15,6 +15,8 @@ the work around them, so this engine
 It is pure NumPy, so it also serves when Numba is not installed.
 """
 
+import math
+
 import numpy as np
 
 from ..activations import Linear, ReLU, Sigmoid, Softmax, Tanh
@@ -59,6 +61,7 @@ class BlasEngine:
     """Mini-batch SGD for supported networks with preallocated buffers."""
 
     name = "blas"
+    stops_on_divergence = True     # see run_epoch
 
     def __init__(self, network, optimizer, regularization, mini_batch_size, x, y):
         self.network, self.optimizer, self.regularization = network, optimizer, regularization
@@ -74,19 +77,26 @@ class BlasEngine:
 
     def run_epoch(self, x, y, order, epoch=None, after_batch=None):
         """Train one epoch on the mini-batches of ``order``, calling
-        ``after_batch(images)`` after each step if given."""
+        ``after_batch(images)`` after each step if given.  Return None, or
+        the number of mini-batches done when it stopped early because an
+        output bias became NaN or infinite (a NaN anywhere reaches them
+        within one step)."""
         eta = float(self.optimizer.eta)
         reg_step = eta * getattr(self.regularization, "lmbda", 0.0) / self.n
-        s = 1.0
+        s, out = 1.0, self.network.biases[-1]
         for k in range(0, self.n, self.m):
             idx = order[k:k + self.m]
             s = self._step(x, y, idx, eta, reg_step, s)
             if after_batch or s < RENORMALIZE_BELOW:
                 self._rescale(s)
                 s = 1.0
+            if not math.isfinite(float(out.sum())):
+                self._rescale(s)
+                return k // self.m + 1
             if after_batch:
                 after_batch(len(idx))
         self._rescale(s)
+        return None
 
     def _step(self, x, y, idx, eta, reg_step, s):
         """One SGD step on the rows ``idx``; return the new weight scale."""

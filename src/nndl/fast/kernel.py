@@ -223,8 +223,13 @@ def sgd_batches(indptr, indices, x, y, order, start, stop, m,
     ``kinds`` holds each layer's activation code, ``widths`` its real number
     of units (the buffers may be wider), ``cost`` says how the
     output delta is formed, ``reg_step`` is eta * lmbda / n.
+
+    Returns -1, or the position in ``order`` of the mini-batch after which
+    an output bias became NaN or infinite: the kernel stops there, since a
+    NaN anywhere reaches the output biases within one step.
     """
     s = 1.0
+    out = bs[len(bs) - 1]
     for k in range(start, stop, m):
         count = min(m, stop - k)
         rows = order[k:k + count]
@@ -236,5 +241,13 @@ def sgd_batches(indptr, indices, x, y, order, start, stop, m,
         if s < RENORMALIZE_BELOW:
             _rescale(wts, s)
             s = 1.0
+        total = 0.0
+        for j in range(widths[len(widths) - 1]):
+            total += out[j]
+        if not np.isfinite(total):
+            if s != 1.0:
+                _rescale(wts, s)
+            return k
     if s != 1.0:
         _rescale(wts, s)
+    return -1

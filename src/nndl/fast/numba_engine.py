@@ -29,6 +29,7 @@ class NumbaEngine:
     """Mini-batch SGD for supported networks, compiled, with sparse inputs."""
 
     name = "numba"
+    stops_on_divergence = True     # see run_epoch
 
     def __init__(self, network, optimizer, regularization, mini_batch_size, x, y):
         self.network, self.optimizer, self.regularization = network, optimizer, regularization
@@ -48,19 +49,24 @@ class NumbaEngine:
     def run_epoch(self, x, y, order, epoch=None, after_batch=None):
         """Train one epoch on the mini-batches of ``order``; call
         ``after_batch(images)`` after each step if given (one kernel call per
-        mini-batch then, instead of one per epoch)."""
+        mini-batch then, instead of one per epoch).  Return None, or the
+        number of mini-batches done when the kernel stopped early because an
+        output bias became NaN or infinite."""
         eta = float(self.optimizer.eta)
         reg_step = eta * getattr(self.regularization, "lmbda", 0.0) / self.n
         spans = ([(k, min(k + self.m, self.n)) for k in range(0, self.n, self.m)]
                  if after_batch else [(0, self.n)])
         for start, stop in spans:
             self._load()
-            kernel.sgd_batches(*self.nonzeros, x, self.y, order, start, stop, self.m, self.wts, self.bs,
-                               self.acts, self.deltas, self.kinds, self.widths, self.cost, eta, self.reg,
-                               reg_step)
+            bad = kernel.sgd_batches(*self.nonzeros, x, self.y, order, start, stop, self.m,
+                                     self.wts, self.bs, self.acts, self.deltas, self.kinds,
+                                     self.widths, self.cost, eta, self.reg, reg_step)
             self._store()
+            if bad >= 0:
+                return bad // self.m + 1
             if after_batch:
                 after_batch(stop - start)
+        return None
 
     def _load(self):
         """Copy the network's weights and biases into the kernel's layout."""
