@@ -37,6 +37,7 @@ clean:
 # Benchmarks (needs the 'bench' extra: scikit-learn, PyTorch CPU, threadpoolctl).
 BENCH_STAMP := $(VENV)/.bench-installed
 $(BENCH_STAMP): $(STAMP)
+	$(PY) -m pip install -q torch==2.13.0   # the CPU build this machine image provides
 	$(PY) -m pip install -q -e '.[bench,plots]'
 	touch $(BENCH_STAMP)
 

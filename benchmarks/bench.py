@@ -24,8 +24,10 @@ import warnings
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from book_reference import BookNetwork, book_columns  # noqa: E402
+# the faithful per-example transcription of network2.py that the tests also use
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "tests"))
+from book_reference import BookCrossEntropy, BookNetwork, book_columns  # noqa: E402
 
 from nndl.data import Dataset, load_mnist  # noqa: E402
 from nndl.network import Network  # noqa: E402
@@ -67,8 +69,12 @@ def book_epoch(data, sizes, m):
     xs, ys = book_columns(data.images, data.labels, sizes[-1])
     rng = np.random.default_rng(0)
 
+    training_data = list(zip(xs, ys))
+    start = Network(sizes, dtype="float64", seed=0)
+
     def run():
-        BookNetwork(sizes).sgd_epoch(xs, ys, rng.permutation(len(xs)), m, ETA, LMBDA)
+        book = BookNetwork(sizes, start.weights, start.biases, BookCrossEntropy)
+        book.SGD(training_data, 1, m, ETA, LMBDA, [rng.permutation(len(xs))])
     return run
 
 

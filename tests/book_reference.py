@@ -85,3 +85,12 @@ class BookNetwork:
             nabla_b[-l] = delta
             nabla_w[-l] = np.dot(delta, activations[-l - 1].transpose())
         return (nabla_b, nabla_w)
+
+
+def book_columns(images, labels, n_out=10):
+    """The book's data layout: a list of (n_in, 1) float64 columns and a list
+    of one-hot (n_out, 1) columns."""
+    eye = np.eye(n_out)
+    xs = [x.reshape(-1, 1).astype(np.float64) for x in images]
+    ys = [eye[j].reshape(-1, 1) for j in labels]
+    return xs, ys
