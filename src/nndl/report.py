@@ -178,5 +178,6 @@ def intro(records):
 def describe_metadata(m):
     """Return one line of run metadata."""
     versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items())
-    return (f"Run {m['date']} on {m['machine']} in {m['seconds']} s; seeds: {m['seeds']}; "
+    threads = f", BLAS threads {m['blas_threads']}" if m.get("blas_threads") else ""
+    return (f"Run {m['date']} on {m['machine']}{threads} in {m['seconds']} s; seeds: {m['seeds']}; "
             f"quick: {m['quick']}; {versions}.")

@@ -65,9 +65,20 @@ def metadata(name, quick, seeds, seconds):
         except ImportError:
             pass
     return {"command": command_line(name, quick, seeds), "quick": quick, "seeds": seeds,
-            "seconds": round(seconds, 1), "versions": versions,
+            "seconds": round(seconds, 1), "versions": versions, "blas_threads": blas_threads(),
             "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}",
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+
+
+def blas_threads():
+    """Return how many threads NumPy's BLAS uses (None if unknown): it changes
+    the timings, not the results."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None
+    counts = [p["num_threads"] for p in threadpool_info() if p.get("user_api") == "blas"]
+    return max(counts) if counts else None
 
 
 def run_experiment(experiment, quick, seeds, out_root):

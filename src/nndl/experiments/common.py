@@ -5,6 +5,7 @@ book's hyper-parameters, so an experiment is a few lines saying *which* runs
 to make and *what* to measure in them.
 """
 
+import contextlib
 import functools
 
 import numpy as np
@@ -55,6 +56,21 @@ def seed_list(seeds):
 def mean_curve(curves):
     """Return the element-wise mean of equally long curves."""
     return [float(x) for x in np.mean(np.asarray(curves, dtype=np.float64), axis=0)]
+
+
+def one_blas_thread():
+    """Return a context in which NumPy's BLAS uses a single thread.
+
+    On a small, busy machine a multi-threaded BLAS can make the 100-row
+    matrix products of a large mini-batch many times slower than one thread
+    does (threads wait for cores), which would distort a comparison of
+    mini-batch sizes by wall-clock time.  Without threadpoolctl it does
+    nothing."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 # ------------------------------------------------------------------- plots
