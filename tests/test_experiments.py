@@ -128,7 +128,7 @@ def test_judge_summarises_over_seeds_and_flags_quick_and_missing():
 def test_registry_names_every_experiment_of_the_issue():
     runnable = {"slowdown", "overfitting", "regularized", "overfitting_full", "regularized_full",
                 "weight_init", "z_distribution", "multiple_eta", "lr_threshold",
-                "hyperparameter_walkthrough", "more_data", "l1_vs_l2", "mini_batch_time"}
+                "hyperparameter_walkthrough", "more_data", "svm_full", "l1_vs_l2", "mini_batch_time"}
     assert {n for n, e in EXPERIMENTS.items() if e.pending is None} == runnable
     assert {n for n, e in EXPERIMENTS.items() if e.pending} == {"early_stopping", "lr_schedule",
                                                                 "expansion"}

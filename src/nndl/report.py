@@ -5,7 +5,9 @@ Reads ``DIR/*/metrics.json`` (written by ``nndl reproduce``) and writes
 and ``DIR/report.md``, its Markdown twin, which links the PNGs beside it.
 Per experiment: the plots, the book's numbers, ours (mean and spread over
 seeds), the verdict against the stated tolerance, the command to rerun it,
-and the run's metadata.
+and the run's metadata.  A hand-written ``DIR/discussion.md``, if present,
+is included after the summary: it is where the numbers that do not
+reproduce are explained.
 """
 
 import base64
@@ -80,11 +82,40 @@ def write_report(out):
     from .experiments import EXPERIMENTS
     out = Path(out)
     records = load_results(out)
-    pending = [e for e in EXPERIMENTS.values() if e.pending]
+    done = {r["name"] for r in records}
+    pending = [e for e in EXPERIMENTS.values() if e.pending or e.name not in done]
+    discussion = read_discussion(out)
     html_path, md_path = out / "report.html", out / "report.md"
-    atomic_write_text(html_path, render_html(records, pending, out))
-    atomic_write_text(md_path, render_markdown(records, pending))
+    atomic_write_text(html_path, render_html(records, pending, out, discussion))
+    atomic_write_text(md_path, render_markdown(records, pending, discussion))
     return html_path, md_path
+
+
+def read_discussion(out):
+    """Return the text of ``out/discussion.md``, or '' if there is none."""
+    path = Path(out) / "discussion.md"
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return ""
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read it ({e})") from None
+
+
+def discussion_html(text):
+    """Render the discussion's Markdown minimally: '#' lines become
+    headings, '- ' lines list items, other blocks paragraphs (all escaped)."""
+    parts = []
+    for block in text.split("\n\n"):
+        block = block.strip()
+        if block.startswith("#"):
+            parts.append(f"<h3>{html.escape(block.lstrip('#').strip())}</h3>")
+        elif block.startswith("- "):
+            items = [html.escape(item.strip()) for item in block[2:].split("\n- ")]
+            parts.append("<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>")
+        elif block:
+            parts.append(f"<p>{html.escape(block)}</p>")
+    return "\n".join(parts)
 
 
 def image_data_uri(path):
@@ -96,7 +127,7 @@ def image_data_uri(path):
     return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
 
 
-def render_html(records, pending, out):
+def render_html(records, pending, out, discussion=""):
     """Return the report as one HTML page with the plots embedded."""
     e = html.escape
     parts = ["<!DOCTYPE html>", "<html lang='en'><head><meta charset='utf-8'>",
@@ -110,6 +141,8 @@ def render_html(records, pending, out):
                      f"<td>{e(r['section'])}</td><td>{e(tally(r))}</td>"
                      f"<td>{r['metadata']['seconds']}</td></tr>")
     parts.append("</table>")
+    if discussion:
+        parts += ["<h2>Discussion</h2>", discussion_html(discussion)]
     for r in records:
         m = r["metadata"]
         parts += [f"<h2 id='{e(r['name'])}'>{e(r['name'])}: {e(r['title'])}</h2>",
@@ -132,20 +165,22 @@ def render_html(records, pending, out):
                      f"{e(json.dumps(r.get('config', {}), indent=1))}</pre></details>")
     if pending:
         parts.append("<h2>Not yet reproduced</h2><ul>")
-        parts += [f"<li>{e(p.name)} [{e(p.section)}]: {e(p.title)} ({e(p.pending)})</li>"
+        parts += [f"<li>{e(p.name)} [{e(p.section)}]: {e(p.title)} ({e(why_missing(p))})</li>"
                   for p in pending]
         parts.append("</ul>")
     parts.append("</body></html>")
     return "\n".join(parts)
 
 
-def render_markdown(records, pending):
+def render_markdown(records, pending, discussion=""):
     """Return the report as Markdown linking the PNGs beside it."""
     lines = ["# Reproducing chapter 3 of *Neural Networks and Deep Learning*", "", intro(records), "",
              TOLERANCES, "",
              "| experiment | section | verdicts | seconds |", "| --- | --- | --- | --- |"]
     lines += [f"| [{r['name']}](#{r['name']}) | {r['section']} | {tally(r)} | "
               f"{r['metadata']['seconds']} |" for r in records]
+    if discussion:
+        lines += ["", "## Discussion", "", discussion]
     for r in records:
         m = r["metadata"]
         lines += ["", f"## {r['name']}", "", f"**{r['title']}** (section *{r['section']}*).", "",
@@ -159,8 +194,13 @@ def render_markdown(records, pending):
         lines += ["", describe_metadata(m)]
     if pending:
         lines += ["", "## Not yet reproduced", ""]
-        lines += [f"- {p.name} [{p.section}]: {p.title} ({p.pending})" for p in pending]
+        lines += [f"- {p.name} [{p.section}]: {p.title} ({why_missing(p)})" for p in pending]
     return "\n".join(lines) + "\n"
+
+
+def why_missing(experiment):
+    """Return why an experiment has no result: pending, or not run here."""
+    return experiment.pending or f"no result in this folder: run 'nndl reproduce {experiment.name}'"
 
 
 def intro(records):

@@ -126,3 +126,22 @@ def histogram_plot(path, samples, *, bins, xlabel, title, curves=()):
     fig.savefig(path)
     plt.close(fig)
     return path.name
+
+
+def bar_plot(path, bars, *, ylabel, title, ylim=None):
+    """Draw labelled bars (a list of (label, value)) into the PNG ``path``."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=80)
+    labels = [label for label, _ in bars]
+    values = [value for _, value in bars]
+    ax.bar(range(len(bars)), values, color=["tab:grey", "tab:blue"][:len(bars)] * len(bars))
+    ax.set_xticks(range(len(bars)), labels, fontsize=8)
+    for i, v in enumerate(values):
+        ax.annotate(f"{v:.2f}", (i, v), ha="center", va="bottom", fontsize=8)
+    if ylim:
+        ax.set_ylim(*ylim)
+    ax.set(ylabel=ylabel, title=title)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path.name
