@@ -135,11 +135,13 @@ def test_report_includes_the_discussion(quick_run, tmp_path):
     import shutil as sh
     out = tmp_path / "r"
     sh.copytree(quick_run, out)
-    (out / "discussion.md").write_text("# Why\n\nThe <b>threshold</b> differs.\n\n- one\n- two\n")
+    (out / "discussion.md").write_text("# Why\n\nThe <b>threshold</b> differs.\n\n- one\n- two\n\n"
+                                       "Run `nndl report` *now*.\n")
     assert main(["report", "--out", str(out)]) == 0
     page = (out / "report.html").read_text()
     assert "<h3>Why</h3>" in page and "The &lt;b&gt;threshold&lt;/b&gt; differs." in page
     assert "<li>one</li><li>two</li>" in page
+    assert "Run <code>nndl report</code> <em>now</em>." in page
     assert "The <b>threshold</b> differs." in (out / "report.md").read_text()
 
 

@@ -13,6 +13,7 @@ reproduce are explained.
 import base64
 import html
 import json
+import re
 from pathlib import Path
 
 from .errors import ConfigError
@@ -102,6 +103,13 @@ def read_discussion(out):
         raise ConfigError(f"{path}: cannot read it ({e})") from None
 
 
+def inline_html(text):
+    """Escape ``text``, then turn `code` and *emphasis* into HTML."""
+    text = html.escape(text)
+    text = re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
+    return re.sub(r"\*([^*\s][^*]*)\*", r"<em>\1</em>", text)
+
+
 def discussion_html(text):
     """Render the discussion's Markdown minimally: '#' lines become
     headings, '- ' lines list items, other blocks paragraphs (all escaped)."""
@@ -109,12 +117,12 @@ def discussion_html(text):
     for block in text.split("\n\n"):
         block = block.strip()
         if block.startswith("#"):
-            parts.append(f"<h3>{html.escape(block.lstrip('#').strip())}</h3>")
+            parts.append(f"<h3>{inline_html(block.lstrip('#').strip())}</h3>")
         elif block.startswith("- "):
-            items = [html.escape(item.strip()) for item in block[2:].split("\n- ")]
+            items = [inline_html(item.strip()) for item in block[2:].split("\n- ")]
             parts.append("<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>")
         elif block:
-            parts.append(f"<p>{html.escape(block)}</p>")
+            parts.append(f"<p>{inline_html(block)}</p>")
     return "\n".join(parts)
 
 
@@ -208,8 +216,8 @@ def intro(records):
     claims = [c for r in records for c in r["claims"]]
     matched = sum(c["verdict"] == "matches" for c in claims)
     quick = any(r["metadata"].get("quick") for r in records)
-    text = (f"{len(records)} experiments, {len(claims)} of the book's numbers: {matched} match "
-            f"within the stated tolerance.")
+    text = (f"{len(records)} experiments, {len(claims)} claims of the book checked: {matched} "
+            f"match within the stated tolerance.")
     if quick:
         text += " These are --quick runs (reduced settings), so no verdict is given."
     return text

@@ -80,7 +80,8 @@ def run(quick, seeds, out):
         curves[m] = clock.points
     lines = [(f"mini-batch {m}, eta {ONLINE_ETA * m:g}", [t for t, _ in curves[m]],
               [a for _, a in curves[m]]) for m in SIZES]
-    plot = line_plot(out / "accuracy_vs_time.png", lines, xlabel="training time (s)",
+    plot = line_plot(out / "accuracy_vs_time.png", lines, logx=True,
+                     xlabel="training time (s), log scale",
                      ylabel="validation accuracy (%)",
                      title="accuracy against wall-clock time, eta scaled with mini-batch size")
     at = {m: accuracy_at(curves[m], budget) for m in SIZES}
