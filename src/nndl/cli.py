@@ -316,6 +316,23 @@ def build_parser():
     add_lr_find_parser(sub)
     add_search_parser(sub)
     parser.subcommands = sub.choices
+
+    r = sub.add_parser("reproduce", help="rerun the chapter's experiments; book's numbers beside ours",
+                       description="Run experiments of the chapter with the book's settings, write "
+                       "OUT/NAME/metrics.json and the plots, and print the book's numbers beside ours.")
+    r.add_argument("names", metavar="NAME", nargs="*", help="experiments to run, or 'all'")
+    r.add_argument("--list", action="store_true", help="list the experiments and exit")
+    r.add_argument("--quick", action="store_true",
+                   help="reduced settings (fewer epochs and images): a smoke run, not judged")
+    r.add_argument("--seeds", type=positive_int, default=3,
+                   help="repeat the runs with seeds 0..K-1 (default: 3)")
+    r.add_argument("--out", default="reproduction", help="output folder (default: reproduction)")
+    r.set_defaults(handler=cmd_reproduce)
+
+    rep = sub.add_parser("report", help="gather reproduced results into one HTML and Markdown page")
+    rep.add_argument("--out", default="reproduction",
+                     help="the folder 'nndl reproduce' wrote to (default: reproduction)")
+    rep.set_defaults(handler=cmd_report)
     return parser
 
 
@@ -734,6 +751,26 @@ def write_preview_grid(path, images, shape, transform, copies, seed, rows=8, col
     columns = [distort_copies(transform, originals, np.full(len(originals), j), rng, copies)
                for j in range(1, n_cols + 1)]
     write_preview(path, originals, columns)
+
+
+# --------------------------------------------------------------- reproduce
+def cmd_reproduce(args):
+    """Run the named experiments one after the other, printing each summary."""
+    from .reproduce import format_table, listing, run_experiment, select
+    if args.list:
+        print(listing())
+        return 0
+    for experiment in select(args.names):
+        print(format_table(run_experiment(experiment, args.quick, args.seeds, args.out)), flush=True)
+    return 0
+
+
+def cmd_report(args):
+    """Write report.html and report.md from the results under --out."""
+    from .report import write_report
+    for path in write_report(args.out):
+        print(f"wrote {path}")
+    return 0
 
 
 def main(argv=None):
