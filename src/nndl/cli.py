@@ -47,69 +47,35 @@ def parse_sizes(text):
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
-def positive_float(text):
-    """A float > 0 (for eta)."""
-    value = _float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
+def bounded(convert, accept, requirement, doc, why=""):
+    """Return an argparse type: ``convert`` the text (int or a finite float),
+    then refuse it unless ``accept(value)``, saying it ``must be
+    {requirement}``."""
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            kind = "an integer" if convert is int else "a number"
+            raise argparse.ArgumentTypeError(f"expected {kind}, got {text!r}") from None
+        if convert is float and not np.isfinite(value):
+            raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+        if not accept(value):
+            raise argparse.ArgumentTypeError(f"must be {requirement}, got {text}{why}")
+        return value
+    parse.__doc__ = doc
+    return parse
 
 
-def nonnegative_float(text):
-    """A float >= 0 (for lmbda)."""
-    value = _float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
-
-
-def positive_int(text):
-    """An integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
-    return value
-
-
-def nonnegative_int(text):
-    """An integer >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
-
-
-def _float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not np.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
-    return value
-
-
-def probability(text):
-    """A dropout probability in [0, 1)."""
-    value = _float(text)
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
-    return value
-
-
-def momentum_coefficient(text):
-    """A momentum co-efficient mu in [0, 1): with mu >= 1 nothing damps the velocity."""
-    value = _float(text)
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(
-            f"must be in [0, 1), got {text}: with mu >= 1 nothing damps the velocity")
-    return value
+positive_float = bounded(float, lambda v: v > 0, "> 0", "A float > 0 (for eta).")
+nonnegative_float = bounded(float, lambda v: v >= 0, ">= 0", "A float >= 0 (for lmbda).")
+positive_int = bounded(int, lambda v: v >= 1, ">= 1", "An integer >= 1.")
+nonnegative_int = bounded(int, lambda v: v >= 0, ">= 0", "An integer >= 0.")
+probability = bounded(float, lambda v: 0 <= v < 1, "in [0, 1)",
+                      "A dropout probability in [0, 1).")
+momentum_coefficient = bounded(
+    float, lambda v: 0 <= v < 1, "in [0, 1)",
+    "A momentum co-efficient mu in [0, 1): with mu >= 1 nothing damps the velocity.",
+    ": with mu >= 1 nothing damps the velocity")
 
 
 def lr_schedule(text):
