@@ -173,32 +173,32 @@ class _BookPrinter:
     """Print network2.py's lines after each epoch and collect its four lists."""
 
     def __init__(self, n_train, n_eval):
-        self.n_train, self.n_eval = n_train, n_eval
-        self.evaluation_cost, self.evaluation_accuracy = [], []
-        self.training_cost, self.training_accuracy = [], []
+        self.sizes = {"training": n_train, "evaluation": n_eval}
+        self.lists = {key: [] for key in ("evaluation_cost", "evaluation_accuracy",
+                                          "training_cost", "training_accuracy")}
 
     def on_epoch_end(self, state):
+        """Print the book's lines for this epoch (costs as numbers, accuracies
+        as counts of correct images) and append them to the four lists."""
         record = state.history[-1]
         print(f"Epoch {state.epoch} training complete")
-        if "training_cost" in record:
-            self.training_cost.append(record["training_cost"])
-            print(f"Cost on training data: {record['training_cost']}")
-        if "training_accuracy" in record:
-            correct = round(record["training_accuracy"] * self.n_train)
-            self.training_accuracy.append(correct)
-            print(f"Accuracy on training data: {correct} / {self.n_train}")
-        if "evaluation_cost" in record:
-            self.evaluation_cost.append(record["evaluation_cost"])
-            print(f"Cost on evaluation data: {record['evaluation_cost']}")
-        if "evaluation_accuracy" in record:
-            correct = round(record["evaluation_accuracy"] * self.n_eval)
-            self.evaluation_accuracy.append(correct)
-            print(f"Accuracy on evaluation data: {correct} / {self.n_eval}")
+        for key in ("training_cost", "training_accuracy", "evaluation_cost",
+                    "evaluation_accuracy"):
+            if key not in record:
+                continue
+            data, quantity = key.split("_")
+            if quantity == "cost":
+                value = record[key]
+                print(f"Cost on {data} data: {value}")
+            else:
+                value = round(record[key] * self.sizes[data])
+                print(f"Accuracy on {data} data: {value} / {self.sizes[data]}")
+            self.lists[key].append(value)
         print()
 
     def results(self):
-        return (self.evaluation_cost, self.evaluation_accuracy,
-                self.training_cost, self.training_accuracy)
+        """Return network2.SGD's four lists, in the book's order."""
+        return tuple(self.lists.values())
 
 
 def sigmoid(z):

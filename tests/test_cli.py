@@ -9,31 +9,14 @@ import pytest
 from PIL import Image
 
 from nndl.cli import main
-from nndl.data import write_idx
+from reliability_helpers import make_idx_dir
 
 
 @pytest.fixture
 def idx_dir(tmp_path):
     """A tiny MNIST-format dataset: 300 training and 60 test 'images' of 8x8
     where the label is which quarter of the image is bright."""
-    rng = np.random.default_rng(0)
-
-    def make(n):
-        labels = rng.integers(0, 4, n).astype(np.uint8)
-        images = rng.integers(0, 40, (n, 8, 8)).astype(np.uint8)
-        for i, j in enumerate(labels):
-            r, c = divmod(int(j), 2)
-            images[i, r * 4:(r + 1) * 4, c * 4:(c + 1) * 4] += 200
-        return images, labels
-    d = tmp_path / "idx"
-    d.mkdir()
-    tr_x, tr_y = make(300)
-    te_x, te_y = make(60)
-    write_idx(d / "train-images-idx3-ubyte", tr_x)
-    write_idx(d / "train-labels-idx1-ubyte", tr_y)
-    write_idx(d / "t10k-images-idx3-ubyte.gz", te_x)
-    write_idx(d / "t10k-labels-idx1-ubyte.gz", te_y)
-    return d
+    return make_idx_dir(tmp_path / "idx")
 
 
 def run_cli(args, capsys):

@@ -11,9 +11,9 @@ import time
 import numpy as np
 import optuna
 import pytest
+from reliability_helpers import make_idx_dir
 
 from nndl.cli import build_parser, main
-from nndl.data import write_idx
 from nndl.errors import ConfigError
 from nndl.search.objective import Diverged, DivergenceGuard, Objective
 from nndl.search.space import Space
@@ -24,21 +24,7 @@ optuna.logging.set_verbosity(optuna.logging.ERROR)
 
 def make_idx_dataset(d):
     """300 training + 60 test 8x8 'images'; the label is the bright quarter."""
-    rng = np.random.default_rng(0)
-
-    def make(n):
-        labels = rng.integers(0, 4, n).astype(np.uint8)
-        images = rng.integers(0, 40, (n, 8, 8)).astype(np.uint8)
-        for i, j in enumerate(labels):
-            r, c = divmod(int(j), 2)
-            images[i, r * 4:(r + 1) * 4, c * 4:(c + 1) * 4] += 200
-        return images, labels
-    d.mkdir()
-    for prefix, n in (("train", 300), ("t10k", 60)):
-        x, y = make(n)
-        write_idx(d / f"{prefix}-images-idx3-ubyte", x)
-        write_idx(d / f"{prefix}-labels-idx1-ubyte", y)
-    return d
+    return make_idx_dir(d)
 
 
 @pytest.fixture
