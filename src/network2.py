@@ -95,7 +95,7 @@ class Network(_Network):
         improvement, stop at eta/128).  The last two judge by
         ``evaluation_data``, which should then be the validation data.
         Afterwards ``self.last_run`` holds the stop reason (None if every
-        epoch ran), the best epoch and the learning rate of each epoch.
+        epoch ran), the best epoch, the learning rate of each epoch and the engine.
         """
         from nndl.callbacks import EarlyStopping, HalvingSchedule
         from nndl.dropout import Dropout
@@ -119,7 +119,7 @@ class Network(_Network):
             constraint=MaxNorm(max_norm) if max_norm else None)
         best = [cb.best_epoch for cb in callbacks[1:]]
         self.last_run = {"stop_reason": state.stop, "best_epoch": best[0] if best else None,
-                         "etas": [r["eta"] for r in state.history]}
+                         "etas": [r["eta"] for r in state.history], "engine": state.engine}
         return printer.results()
 
     def update_mini_batch(self, mini_batch, eta, lmbda, n):

@@ -225,3 +225,15 @@ def test_every_engine_stops_at_the_diverging_step(engine):
                                                   match="diverged at epoch 1, batch 2:"):
         state = train(net, data, 3, 10, SGD(1e200), callbacks=[DivergenceCheck()],
                       engine=engine)
+
+
+def test_network2_keeps_the_fast_engine_across_sgd_calls():
+    """network2 records each run in ``last_run``; that record must not push
+    the next SGD call off the fast path."""
+    rng = np.random.default_rng(0)
+    images, labels = rng.random((60, 12)), rng.integers(0, 3, 60)
+    data = [(x.reshape(-1, 1), np.eye(3)[j].reshape(-1, 1)) for x, j in zip(images, labels)]
+    net = network2.Network([12, 5, 3], seed=1)
+    for _ in range(2):
+        net.SGD(data, 1, 10, 0.5)
+        assert net.last_run["engine"] == "numba"

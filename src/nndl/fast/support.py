@@ -23,7 +23,8 @@ OUTPUT = {Sigmoid: "sigmoid", Softmax: "softmax", Linear: "linear"}
 COSTS = (CrossEntropyCost, QuadraticCost, LogLikelihoodCost)
 REGULARIZERS = (NoRegularization, L2, L1)
 NETWORK_ATTRIBUTES = {"sizes", "num_layers", "cost", "activations", "dtype", "seed",
-                      "rng", "weights", "biases"}
+                      "rng", "weights", "biases",
+                      "last_run"}   # network2's record of its previous SGD call
 # Subclasses whose forward/backprop overrides only convert book-style column
 # vectors and hand rows of examples to Network's own methods unchanged.
 ROW_EQUIVALENT_SUBCLASSES = {("network2", "Network")}
