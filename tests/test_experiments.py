@@ -12,6 +12,8 @@ import pytest
 
 from nndl.costs import CrossEntropyCost, QuadraticCost
 from nndl.experiments import EXPERIMENTS, Claim, judge
+from nndl.experiments.early_stopping import best_epoch, compare, rules
+from nndl.experiments.lr_schedule import halvings
 from nndl.experiments.lr_threshold import decreases, find_threshold
 from nndl.experiments.mini_batch_time import accuracy_at
 from nndl.experiments.multiple_eta import rises
@@ -128,11 +130,36 @@ def test_judge_summarises_over_seeds_and_flags_quick_and_missing():
 def test_registry_names_every_experiment_of_the_issue():
     runnable = {"slowdown", "overfitting", "regularized", "overfitting_full", "regularized_full",
                 "weight_init", "z_distribution", "multiple_eta", "lr_threshold",
-                "hyperparameter_walkthrough", "more_data", "svm_full", "l1_vs_l2", "mini_batch_time"}
+                "hyperparameter_walkthrough", "more_data", "svm_full", "l1_vs_l2", "mini_batch_time",
+                "early_stopping", "lr_schedule", "expansion"}
     assert {n for n, e in EXPERIMENTS.items() if e.pending is None} == runnable
-    assert {n for n, e in EXPERIMENTS.items() if e.pending} == {"early_stopping", "lr_schedule",
-                                                                "expansion"}
+    assert not [n for n, e in EXPERIMENTS.items() if e.pending]
     for e in EXPERIMENTS.values():
         assert e.section and e.title
         assert (e.run is None) == bool(e.pending)
         assert len({c.key for c in e.claims}) == len(e.claims)
+
+
+def test_best_epoch_is_the_first_maximum_counted_from_one():
+    assert best_epoch([0.5, 0.7, 0.6, 0.7]) == (2, 0.7)
+    assert best_epoch([0.9]) == (1, 0.9)
+
+
+def test_halvings_are_the_epochs_after_which_eta_drops():
+    assert halvings([0.5, 0.5, 0.25, 0.25, 0.125]) == [2, 4]
+    assert halvings([0.5, 0.5, 0.5]) == []
+
+
+def test_stopping_rules_cut_one_trajectory_short(tiny_data):
+    """A rule does not change training before it fires: each stopped run's
+    validation curve is a prefix of the unstopped run's, and it stops early.
+    (Restoring the best epoch makes the reported best its curve's maximum.)"""
+    runs = compare(tiny_data, tiny_data, [0], rules(window=2, gain=0.5), max_epochs=40)
+    full = runs["none"][0]
+    assert full["epochs"] == 40
+    for name, [r] in runs.items():
+        assert r["curve"] == full["curve"][:r["epochs"]], name
+        assert (r["best_epoch"], r["best_validation"]) == best_epoch(r["curve"])
+    gain = [n for n in runs if n.startswith("gain")][0]
+    assert runs[gain][0]["epochs"] < 40
+    assert runs[gain][0]["epochs"] <= runs["no-improvement-in-10"][0]["epochs"]

@@ -68,9 +68,11 @@ def postgres_url():
 def test_two_workers_share_one_study_and_record_each_trial_once(postgres_url, tmp_path):
     idx_dir = make_idx_dataset(tmp_path / "idx")
     space = tmp_path / "space.toml"
-    space.write_text(f'dataset = "idx:{idx_dir}"\nvalidation-size = 100\nepochs = 5\n'
+    space.write_text(f'dataset = "idx:{idx_dir}"\nvalidation-size = 100\nepochs = 100\n'
                      'eta = {type = "float", low = 0.1, high = 10, log = true}\n'
                      'hidden = {type = "categorical", choices = ["4", "8"]}\n')
+    # 100 epochs make a trial last long enough that the second worker starts
+    # before the first has run the whole study alone (on an idle machine 5 did not)
     target = 8
     args = ["search", "--worker", "--space", space, "--trials", target, "--study", "shared",
             "--storage", postgres_url]

@@ -28,16 +28,17 @@ def mnist():
 
 def fit(training, sizes, epochs, eta, *, lmbda=0.0, regularization="l2", init="default",
         seed=0, mini_batch_size=10, evaluation=None, monitor=(), callbacks=(),
-        dtype=DTYPE, cost="cross-entropy"):
+        dtype=DTYPE, cost="cross-entropy", augment=None):
     """Train a fresh network the way network2.py's ``SGD`` does; return
     (network, history).  ``monitor`` names the quantities recorded after each
     epoch: 'training_cost', 'training_accuracy', 'evaluation_cost',
-    'evaluation_accuracy'."""
+    'evaluation_accuracy'.  ``augment`` (an ``nndl.expansion.Expander``)
+    distorts the training images afresh every epoch."""
     net = Network(sizes, cost=cost, init=init, dtype=dtype, seed=seed)
     callbacks = [Monitor(**{m: True for m in monitor})] + list(callbacks) if monitor else list(callbacks)
     state = train(net, training, epochs, mini_batch_size, SGD(eta),
                   regularization=make_regularization(regularization, lmbda),
-                  evaluation=evaluation, callbacks=callbacks)
+                  evaluation=evaluation, callbacks=callbacks, augment=augment)
     return net, state.history
 
 
@@ -86,15 +87,19 @@ def pyplot():
     return plt
 
 
-def line_plot(path, lines, *, xlabel, ylabel, title, logx=False, logy=False, hline=None):
+def line_plot(path, lines, *, xlabel, ylabel, title, logx=False, logy=False, hline=None,
+              points=()):
     """Draw ``lines`` (a list of (label, xs, ys)) into the PNG ``path``.
 
     ``hline`` is an optional (value, label) drawn dashed: the book's number.
+    ``points`` (label, xs, ys) are drawn as markers, e.g. where runs stopped.
     """
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=80)
     for label, xs, ys in lines:
         ax.plot(xs, ys, label=label, linewidth=1.2)
+    for (label, xs, ys), marker in zip(points, "ovs^D"):
+        ax.plot(xs, ys, marker, label=label, markersize=8, fillstyle="none")
     if hline is not None:
         ax.axhline(hline[0], color="grey", linestyle="--", linewidth=1, label=hline[1])
     if logx:
@@ -103,7 +108,7 @@ def line_plot(path, lines, *, xlabel, ylabel, title, logx=False, logy=False, hli
         ax.set_yscale("log")
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     ax.grid(alpha=0.3)
-    if any(label for label, _, _ in lines) or hline is not None:
+    if any(label for label, _, _ in list(lines) + list(points)) or hline is not None:
         ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path)
