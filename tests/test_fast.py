@@ -195,11 +195,13 @@ def test_without_numba_auto_uses_blas_and_numba_is_refused(monkeypatch):
         fallback_state(engine="numba")
 
 
-def test_auto_picks_numba_for_small_batches_or_input_heavy_nets_else_blas():
+def test_auto_picks_numba_for_small_batches_else_blas():
     shallow, deep = Network([36, 20, 4], seed=1), Network([36, 20, 40, 40, 4], seed=1)
-    assert fast.choose_fast_engine(deep, SGD(1), NoRegularization(), 10)[0].name == "numba"
-    assert fast.choose_fast_engine(shallow, SGD(1), NoRegularization(), 100)[0].name == "numba"
-    assert fast.choose_fast_engine(deep, SGD(1), NoRegularization(), 100)[0].name == "blas"
+    for net in (shallow, deep):
+        assert fast.choose_fast_engine(net, SGD(1), NoRegularization(), 10)[0].name == "numba"
+        assert fast.choose_fast_engine(net, SGD(1), NoRegularization(), 31)[0].name == "numba"
+        assert fast.choose_fast_engine(net, SGD(1), NoRegularization(), 32)[0].name == "blas"
+        assert fast.choose_fast_engine(net, SGD(1), NoRegularization(), 100)[0].name == "blas"
 
 
 def test_network2_trains_on_the_fast_engine_in_float64():
