@@ -63,7 +63,7 @@ class Dataset:
             raise DataError(f"labels must be >= 0, got {labels.min()}")
         if images.dtype != np.float64:
             images = np.ascontiguousarray(images, dtype=np.float32)
-        if not np.all(np.isfinite(images)):
+        if not all_finite(images):
             raise DataError("images contain NaN or infinite values")
         object.__setattr__(self, "images", np.ascontiguousarray(images))
         object.__setattr__(self, "labels", np.ascontiguousarray(labels, dtype=np.int64))
@@ -165,3 +165,9 @@ def load_npz(path: str | os.PathLike) -> Splits:
         return Splits(*(Dataset(arrays[f"{s}_images"], arrays[f"{s}_labels"]) for s in _SETS))
     except KeyError as e:
         raise DataError(f"{path}: missing array {e}") from None
+
+
+def all_finite(array, rows=4096):
+    """Return True if every value of ``array`` is finite, checking ``rows``
+    rows at a time so that no boolean copy of a whole data set is made."""
+    return all(np.isfinite(array[k:k + rows]).all() for k in range(0, len(array), rows))
