@@ -227,6 +227,26 @@ def test_cli_refuses_to_overwrite_or_resume_a_different_run(idx, tmp_path, capsy
     assert (ck / "manifest.json").read_bytes() == before
 
 
+def _whole_and_resumed(flags, mode, n, tmp_path, capsys):
+    """Train ``flags`` uninterrupted, then again killed by ``mode`` at ``n``
+    (see killed_run.py) and resumed; return both runs' results and the
+    uninterrupted run's metrics."""
+    whole = tmp_path / "whole"
+    whole.mkdir()
+    assert main(flags + ["--save", str(whole / "m.json"), "--metrics-out",
+                         str(whole / "x.json")]) == 0
+    ck = tmp_path / "ck"
+    killed = run_killed(mode, n, flags + ["--checkpoint", ck])
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    capsys.readouterr()
+    assert main(flags + ["--resume", str(ck), "--save", str(tmp_path / "m.json"),
+                         "--metrics-out", str(tmp_path / "x.json")]) == 0
+    assert "resuming from" in capsys.readouterr().out
+    return (_results(whole / "m.json", whole / "x.json"),
+            _results(tmp_path / "m.json", tmp_path / "x.json"),
+            json.loads((whole / "x.json").read_text()))
+
+
 TECHNIQUES = ["--momentum", "0.9", "--nesterov", "--dropout", "0.2", "--max-norm", "3",
               "--lr-schedule", "halve:1", "--early-stopping", "3"]
 
@@ -235,38 +255,17 @@ def test_killed_run_with_momentum_dropout_schedule_and_early_stopping_resumes_ex
         idx, tmp_path, capsys):
     """The real stateful pieces (momentum velocities, the dropout generator, the
     halving schedule, early stopping's best weights) survive a SIGKILL."""
-    flags = _flags(idx, epochs=6) + TECHNIQUES
-    whole = tmp_path / "whole"
-    whole.mkdir()
-    assert main(flags + ["--save", str(whole / "m.json"), "--metrics-out",
-                         str(whole / "x.json")]) == 0
-    expected = _results(whole / "m.json", whole / "x.json")
-    ck = tmp_path / "ck"
-    killed = run_killed("batch", 60, flags + ["--checkpoint", ck])
-    assert killed.returncode == -signal.SIGKILL, killed.stderr
-    capsys.readouterr()
-    assert main(flags + ["--resume", str(ck), "--save", str(tmp_path / "m.json"),
-                         "--metrics-out", str(tmp_path / "x.json")]) == 0
-    assert "resuming from" in capsys.readouterr().out
-    assert _results(tmp_path / "m.json", tmp_path / "x.json") == expected
-    etas = [e["eta"] for e in json.loads((whole / "x.json").read_text())["epochs"]]
+    whole, resumed, metrics = _whole_and_resumed(_flags(idx, epochs=6) + TECHNIQUES, "batch", 60,
+                                                 tmp_path, capsys)
+    assert resumed == whole
+    etas = [e["eta"] for e in metrics["epochs"]]
     assert len(set(etas)) > 1          # the schedule really changed eta in this run
 
 
 def test_killed_fast_engine_run_resumes_exactly(idx, tmp_path, capsys):
     """The compiled engine's runs resume exactly too (killed between an
     epoch's arrays and its manifest, which does not depend on the engine)."""
-    flags = _flags(idx, engine="numba")
-    whole = tmp_path / "whole"
-    whole.mkdir()
-    assert main(flags + ["--save", str(whole / "m.json"), "--metrics-out",
-                         str(whole / "x.json")]) == 0
-    ck = tmp_path / "ck"
-    killed = run_killed("manifest", 3, flags + ["--checkpoint", ck])
-    assert killed.returncode == -signal.SIGKILL, killed.stderr
-    capsys.readouterr()
-    assert main(flags + ["--resume", str(ck), "--save", str(tmp_path / "m.json"),
-                         "--metrics-out", str(tmp_path / "x.json")]) == 0
-    assert _results(tmp_path / "m.json", tmp_path / "x.json") == \
-        _results(whole / "m.json", whole / "x.json")
-    assert json.loads((whole / "x.json").read_text())["engine"]["name"] == "numba"
+    whole, resumed, metrics = _whole_and_resumed(_flags(idx, engine="numba"), "manifest", 3,
+                                                 tmp_path, capsys)
+    assert resumed == whole
+    assert metrics["engine"]["name"] == "numba"
