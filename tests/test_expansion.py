@@ -380,3 +380,26 @@ def test_accuracy_plot_is_written(tmp_path):
     plot.plot_accuracy(runs, tmp_path / "acc.png")
     from PIL import Image
     assert Image.open(tmp_path / "acc.png").size[0] > 300
+
+
+def test_blas_keeps_to_its_thread_limit_while_the_worker_distorts_and_is_restored_after():
+    from threadpoolctl import threadpool_info
+
+    def blas_threads():
+        return [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+
+    before = blas_threads()
+    assert before, "numpy's BLAS should be visible to threadpoolctl"
+    x = np.random.default_rng(0).random((40, 784), dtype=np.float32)
+    y = np.zeros((40, 10), dtype=np.float32)
+    expander = Expander("elastic:alpha=34,sigma=4", seed=0, blas_threads=1)
+    seen = [blas_threads() for _ in expander.batches(x, y, np.arange(40), 10, epoch=0)]
+    assert len(seen) == 4 and all(t == [1] * len(before) for t in seen)
+    assert blas_threads() == before
+    gen = expander.batches(x, y, np.arange(40), 10, epoch=1)
+    next(gen)
+    gen.close()                                    # leaving early lifts the limit too
+    assert blas_threads() == before
+    assert Expander("elastic:alpha=34,sigma=4", blas_threads=None).blas_threads is None
+    with pytest.raises(ConfigError, match="blas_threads"):
+        Expander("elastic:alpha=34,sigma=4", blas_threads=0)

@@ -336,3 +336,62 @@ class FastMonitor:
         """Restore what ``state_dict`` saved."""
         self.every, self.subset = int(d["every"]), int(d["subset"])
         self.next_at, self.points = int(d["next_at"]), [dict(p) for p in d["points"]]
+
+
+class WallClock:
+    """Record in each epoch's history entry ``wall_seconds``: the wall-clock
+    time since ``start`` (a ``time.perf_counter()`` reading; by default the
+    moment training began), measured after the epoch's monitoring, so that a
+    run reads as accuracy against elapsed time ("what does one minute of
+    training give?").
+
+    A resumed run goes on from the last recorded value: the time between the
+    interruption and the resumption is not counted.
+    """
+
+    def __init__(self, start=None):
+        self.start = start
+        self.offset = 0.0
+
+    def on_train_begin(self, state):
+        """Start the clock (unless given) and continue a resumed run's count."""
+        if self.start is None:
+            self.start = time.perf_counter()
+        if state.history:
+            self.offset = float(state.history[-1].get("wall_seconds", 0.0))
+
+    def on_epoch_end(self, state):
+        """Record the elapsed time in this epoch's history entry."""
+        state.history[-1]["wall_seconds"] = self.offset + time.perf_counter() - self.start
+
+
+class TimeLimit:
+    """Stop training before an epoch that would end more than ``seconds``
+    of wall-clock time after training began (``nndl train --time-limit``).
+
+    Whether another epoch fits is judged from the longest of the last three
+    epochs (monitoring included).  A run that finishes all its epochs within
+    the limit is unaffected, and so stays repeatable from its seed; one that
+    is stopped depends on how fast the machine was.
+    """
+
+    def __init__(self, seconds):
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds > 0:
+            raise ConfigError(f"the time limit must be a number of seconds > 0, got {seconds!r}")
+        self.seconds = float(seconds)
+        self.start = self.last = None
+        self.recent = []
+
+    def on_train_begin(self, state):
+        """Start the clock."""
+        self.start = self.last = time.perf_counter()
+
+    def on_epoch_end(self, state):
+        """Stop if one more epoch, as long as the longest recent one, would
+        end past the limit."""
+        now = time.perf_counter()
+        self.recent = (self.recent + [now - self.last])[-3:]
+        self.last = now
+        if now - self.start + max(self.recent) > self.seconds and state.epoch + 1 < state.epochs:
+            state.stop = (f"time limit: another epoch would end after "
+                          f"{self.seconds / 60:g} minutes")

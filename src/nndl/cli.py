@@ -148,6 +148,7 @@ def add_dataset_arguments(parser):
 
 def build_parser():
     """Return the argument parser for every subcommand."""
+    from .options import preset_names
     parser = ArgumentParser(prog="nndl", description=(
         "Neural networks from chapter 3 of Nielsen's 'Neural Networks and Deep Learning'."))
     parser.add_argument("--version", action="version", version=f"nndl {__version__}")
@@ -204,6 +205,9 @@ def build_parser():
                    metavar="{halve,halve:N,step:EPOCHS:FACTOR}",
                    help="halve: halve eta after each 10 (N) epochs without a better validation "
                         "accuracy, stop at eta/128; step: multiply eta by FACTOR every EPOCHS")
+    t.add_argument("--time-limit", type=positive_float, default=None, metavar="MINUTES",
+                   help="stop before an epoch that would end more than MINUTES after "
+                        "training began")
     t.add_argument("--monitor-every", type=positive_int, default=None, metavar="K",
                    help="also measure accuracy every K training images (fast feedback)")
     t.add_argument("--monitor-subset", type=positive_int, default=100, metavar="M",
@@ -234,6 +238,10 @@ def build_parser():
     t.add_argument("--metrics-out", metavar="FILE.json", help="write per-epoch metrics here")
     t.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
                    help="progress bar during each epoch (auto: only on a terminal)")
+    t.add_argument("--preset", choices=preset_names(),
+                   help="start from a named set of options shipped with nndl (best: the "
+                        "best fully-connected network, docs/results/best.md); --config and "
+                        "flags given here win")
     t.add_argument("--config", metavar="FILE.toml",
                    help="read options from a TOML file whose keys are these flags' names "
                         "(eta = 0.5, sizes = [784, 30, 10], ...); flags given here win")
@@ -312,9 +320,11 @@ def cmd_train(args):
     final test accuracy; optionally save the model and the metrics."""
     from .persistence import save
 
+    from .callbacks import WallClock
+    started = time.perf_counter()
     run = prepare_run(args)
     printer = EpochPrinter(args.evaluate_on, show_eta=args.lr_schedule is not None)
-    state = run_training(run, [printer])
+    state = run_training(run, [WallClock(started), printer])
     net, splits, training = run.net, run.splits, run.training
     summary = run_summary(state, run.steering, args.evaluate_on)
     if summary["stop_reason"]:
@@ -383,7 +393,7 @@ def step_options(args):
 def technique_callbacks(args):
     """The callbacks that steer training: early stopping, schedules, fast monitoring."""
     from .callbacks import (EarlyStopping, FastMonitor, GainRateStopping, HalvingSchedule,
-                            StepSchedule)
+                            StepSchedule, TimeLimit)
     judges_by_validation = (args.early_stopping or args.early_stopping_gain
                             or (args.lr_schedule and args.lr_schedule[0] == "halve"))
     if judges_by_validation and args.evaluate_on != "validation":
@@ -399,6 +409,8 @@ def technique_callbacks(args):
         callbacks.append(HalvingSchedule(args.lr_schedule[1]))
     elif args.lr_schedule:
         callbacks.append(StepSchedule(*args.lr_schedule[1:]))
+    if args.time_limit:
+        callbacks.append(TimeLimit(args.time_limit * 60))
     if args.monitor_every:
         callbacks.append(FastMonitor(args.monitor_every, args.monitor_subset,
                                      report=lambda line: print(line, flush=True)))
@@ -512,7 +524,8 @@ def make_expander(specs, seed):
 
 
 #: Flags that may change between a run and its resumption: they do not change the result.
-RESUME_MAY_DIFFER = ("progress", "save", "metrics_out", "checkpoint", "resume", "epochs")
+RESUME_MAY_DIFFER = ("progress", "save", "metrics_out", "checkpoint", "resume", "epochs",
+                     "time_limit")
 
 
 def checkpointing(args, training, net, optimizer, callbacks):
@@ -613,6 +626,8 @@ class EpochPrinter:
             parts.append(f"{self.evaluate_on} cost {r['evaluation_cost']:.4f}")
         if "evaluation_accuracy" in r:
             parts.append(f"{self.evaluate_on} accuracy {r['evaluation_accuracy']:.2%}")
+        if "wall_seconds" in r:
+            parts.append(f"elapsed {r['wall_seconds']:.0f}s")
         print("  ".join(parts), flush=True)
 
 
@@ -749,10 +764,11 @@ def main(argv=None):
             args.train_argv = extra
         elif extra:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
-        if getattr(args, "config", None):
-            from .options import with_config
+        if getattr(args, "config", None) or getattr(args, "preset", None):
+            from .options import with_settings
             train = parser.subcommands["train"]
-            args = parser.parse_args(with_config(argv, args.command, args.config, train))
+            args = parser.parse_args(with_settings(argv, args.command, train,
+                                                   args.preset, args.config))
         return args.handler(args)
     except DivergenceError as e:
         print(f"nndl: error: {e}", file=sys.stderr)

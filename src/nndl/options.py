@@ -21,7 +21,9 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 # Keys a config file may not set: they are about the file itself or the command.
-NOT_SETTABLE = ("help", "config")
+NOT_SETTABLE = ("help", "config", "preset")
+# Named option sets shipped with nndl: src/nndl/presets/NAME.toml.
+PRESETS_PACKAGE = "nndl.presets"
 
 
 def read_toml(path):
@@ -82,6 +84,8 @@ def _words(name, value, action, source):
         return [f"--{name}"] if value == action.const else []
     if isinstance(value, bool):
         raise ConfigError(f"{source}: {name} takes a value, not {str(value).lower()}")
+    if isinstance(value, list) and isinstance(action, argparse._AppendAction):
+        return [f"--{name}={v}" for v in value]     # a repeatable flag: once per item
     if isinstance(value, list):
         value = ",".join(str(v) for v in value)
     elif isinstance(value, dict):
@@ -89,11 +93,33 @@ def _words(name, value, action, source):
     return [f"--{name}={value}"]
 
 
-def with_config(argv, command, path, parser):
-    """Return ``argv`` with the settings of the TOML file ``path`` inserted
-    right after ``command``, so that flags given on the command line (which
-    come later) override the file's."""
-    settings = read_toml(path)
-    file_argv = to_argv(settings, parser, path)
+def preset_names():
+    """The names of the presets shipped with nndl, sorted."""
+    from importlib import resources
+    return sorted(entry.name[:-len(".toml")]
+                  for entry in resources.files(PRESETS_PACKAGE).iterdir()
+                  if entry.name.endswith(".toml"))
+
+
+def read_preset(name):
+    """Return the settings of the preset ``name`` as a dict."""
+    from importlib import resources
+    if name not in preset_names():
+        raise ConfigError(f"unknown preset {name!r}; choose from {', '.join(preset_names())}")
+    text = resources.files(PRESETS_PACKAGE).joinpath(f"{name}.toml").read_text(encoding="utf-8")
+    return tomllib.loads(text)
+
+
+def with_settings(argv, command, parser, preset=None, config=None):
+    """Return ``argv`` with the settings of the ``preset`` and then of the
+    TOML file ``config`` inserted right after ``command``: flags given on the
+    command line (which come later) override the file's, and the file's
+    override the preset's."""
+    inserted = []
+    if preset:
+        inserted += to_argv(read_preset(preset), parser, f"preset {preset}")
+    if config:
+        inserted += to_argv(read_toml(config), parser, config)
     at = argv.index(command) + 1
-    return argv[:at] + file_argv + argv[at:]
+    return argv[:at] + inserted + argv[at:]
+

@@ -16,8 +16,16 @@ the second core while the main thread does backpropagation.
 Chunk ``c`` of epoch ``e`` is distorted with a generator seeded from
 ``(seed, e, c)`` alone, so the same seed gives the same images whatever
 the timing of the threads.
+
+While an epoch runs, the BLAS the trainer calls is held to one thread fewer
+than the machine has cores (``blas_threads``), leaving a core to the worker.
+On the 2-core development machine, letting OpenBLAS use both cores while
+the worker distorted made training [784,800,800,10] 2-4 times *slower*
+(10,000 images: 2.9-5.6 s per epoch against 1.3 s with one BLAS thread;
+docs/results/best.md).
 """
 
+import os
 import queue
 import threading
 
@@ -37,7 +45,8 @@ class Expander:
     one a random seed is drawn (and kept in ``self.seed``).
     """
 
-    def __init__(self, transform, *, seed=None, shape=None, chunk_size=2000, prefetch=2):
+    def __init__(self, transform, *, seed=None, shape=None, chunk_size=2000, prefetch=2,
+                 blas_threads="auto"):
         if isinstance(transform, (str, list, tuple)):
             transform = parse_specs(transform)
         self.transform = transform
@@ -48,6 +57,13 @@ class Expander:
         if chunk_size < 1 or prefetch < 1:
             raise ConfigError("chunk_size and prefetch must be >= 1")
         self.chunk_size, self.prefetch = int(chunk_size), int(prefetch)
+        if blas_threads == "auto":
+            blas_threads = max(1, (os.cpu_count() or 1) - 1)
+        if blas_threads is not None and (isinstance(blas_threads, bool)
+                                         or not isinstance(blas_threads, int) or blas_threads < 1):
+            raise ConfigError(f"blas_threads must be 'auto', None or an integer >= 1, "
+                              f"got {blas_threads!r}")
+        self.blas_threads = blas_threads
 
     def __repr__(self):
         return f"Expander({self.transform!r}, seed={self.seed})"
@@ -79,8 +95,10 @@ class Expander:
         """Yield the epoch's mini-batches ``(x, y)`` in ``order``, with ``x``
         distorted; the same batches as undistorted training, image for image.
 
-        A worker thread distorts the next chunks while these are trained on;
-        leaving the loop early (an exception, a break) stops the worker.
+        A worker thread distorts the next chunks while these are trained on,
+        and the trainer's BLAS keeps to ``blas_threads`` threads meanwhile
+        (None: no limit); leaving the loop early (an exception, a break)
+        stops the worker and lifts the limit.
         """
         self.image_shape(x_all.shape[1])
         per_chunk = max(1, self.chunk_size // mini_batch_size) * mini_batch_size
@@ -89,6 +107,7 @@ class Expander:
         stop = threading.Event()
         worker = threading.Thread(target=self._produce, args=(x_all, chunks, epoch, q, stop),
                                   name=f"nndl-expand-{epoch}", daemon=True)
+        limit = _blas_limit(self.blas_threads)
         worker.start()
         try:
             for idx in chunks:
@@ -101,6 +120,8 @@ class Expander:
         finally:
             stop.set()
             worker.join()
+            if limit is not None:
+                limit.restore_original_limits()
 
     def _produce(self, x_all, chunks, epoch, q, stop):
         """Worker: distort each chunk in turn into ``q``; pass an error on
@@ -112,6 +133,15 @@ class Expander:
                     return
         except BaseException as e:          # noqa: BLE001 - re-raised in the trainer
             _put(q, e, stop)
+
+
+def _blas_limit(threads):
+    """Hold the process's BLAS to ``threads`` threads until the returned
+    limiter's ``restore_original_limits()``; None when there is no limit."""
+    if threads is None:
+        return None
+    from threadpoolctl import threadpool_limits
+    return threadpool_limits(limits=threads, user_api="blas")
 
 
 def _put(q, item, stop):

@@ -1,0 +1,61 @@
+"""Summarise a training run from its metrics JSON (``nndl train --metrics-out``):
+the validation accuracy reached after given minutes of wall-clock time, the
+final test accuracy, and a plot of validation accuracy against time.
+
+    python scripts/run_summary.py docs/results/best.json --plot docs/results/best.png
+
+"After M minutes" is the last epoch that had finished (monitoring included)
+M minutes after the command started; ``wall_seconds`` in each epoch's entry
+is that clock (``nndl.callbacks.WallClock``).
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+from nndl.experiments.common import line_plot
+
+
+def accuracy_after(epochs, seconds):
+    """Return (epoch number, validation accuracy) of the last epoch finished
+    within ``seconds`` of the start, or None if none had."""
+    done = [e for e in epochs if e["wall_seconds"] <= seconds]
+    if not done:
+        return None
+    return done[-1]["epoch"] + 1, done[-1]["evaluation_accuracy"]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("metrics", type=Path)
+    ap.add_argument("--minutes", type=float, nargs="+", default=[1, 5, 10, 20, 30])
+    ap.add_argument("--plot", type=Path, help="write the plot here (PNG)")
+    ap.add_argument("--target", type=float, default=0.993, help="drawn as a dashed line")
+    args = ap.parse_args()
+    doc = json.loads(args.metrics.read_text())
+    epochs = doc["epochs"]
+    for minutes in args.minutes:
+        reached = accuracy_after(epochs, minutes * 60)
+        text = (f"epoch {reached[0]:>3}: validation accuracy {reached[1]:.2%}" if reached
+                else "no epoch finished yet")
+        print(f"after {minutes:>4g} min  {text}")
+    last = epochs[-1]
+    best = max(epochs, key=lambda e: e["evaluation_accuracy"])
+    print(f"all {len(epochs)} epochs: {last['wall_seconds'] / 60:.1f} min; "
+          f"validation accuracy {last['evaluation_accuracy']:.2%} at the end, "
+          f"best {best['evaluation_accuracy']:.2%} (epoch {best['epoch'] + 1})")
+    print(f"test accuracy (measured once, at the end): {doc['test_accuracy']:.2%}")
+    if args.plot:
+        minutes = [e["wall_seconds"] / 60 for e in epochs]
+        accuracy = [100 * e["evaluation_accuracy"] for e in epochs]
+        line_plot(args.plot, [("validation accuracy, each epoch", minutes, accuracy)],
+                  points=[("test accuracy, once at the end", [minutes[-1]],
+                           [100 * doc["test_accuracy"]])],
+                  hline=(100 * args.target, f"goal {args.target:.1%}"),
+                  xlabel="wall-clock minutes since the command started",
+                  ylabel="accuracy (%)", title=f"nndl train --preset {doc['config'].get('preset')}")
+        print(f"wrote {args.plot}")
+
+
+if __name__ == "__main__":
+    main()
