@@ -115,3 +115,16 @@ def test_cli_time_limit_stops_the_run_and_says_so(tmp_path, capsys):
     doc = json.loads(metrics.read_text())
     assert len(doc["epochs"]) == 1 and doc["stop_reason"].startswith("time limit")
     assert "stopped: time limit" in out
+
+
+def test_no_test_leaves_the_test_set_unmeasured(tmp_path, capsys):
+    from test_cli import make_idx_dir
+    idx = make_idx_dir(tmp_path / "idx")
+    metrics = tmp_path / "m.json"
+    args = ["train", "--dataset", f"idx:{idx}", "--validation-size", "50", "--sizes", "64,10,4",
+            "--epochs", "1", "--progress", "off", "--metrics-out", str(metrics)]
+    code, out, err = run_cli(args + ["--no-test"], capsys)
+    assert code == 0, err
+    assert "test accuracy" not in out and json.loads(metrics.read_text())["test_accuracy"] is None
+    code, out, err = run_cli(args, capsys)
+    assert "test accuracy" in out and json.loads(metrics.read_text())["test_accuracy"] > 0

@@ -234,6 +234,9 @@ def build_parser():
     t.add_argument("--engine", choices=("auto", "reference", "numba", "blas"), default="auto",
                    help="how training steps are computed: auto (a fast engine when it "
                         "supports every option, else the NumPy reference), or one by name")
+    t.add_argument("--test", action=argparse.BooleanOptionalAction, default=True,
+                   help="measure the test accuracy at the end (default); --no-test leaves the "
+                        "test set untouched, for runs that choose hyper-parameters")
     t.add_argument("--save", metavar="MODEL.json", help="save the trained network here")
     t.add_argument("--metrics-out", metavar="FILE.json", help="write per-epoch metrics here")
     t.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
@@ -331,9 +334,11 @@ def cmd_train(args):
         print(f"stopped: {summary['stop_reason']}")
     if summary["best_epoch"] is not None:
         print(f"best epoch: {summary['best_epoch'] + 1}")
-    test_accuracy = net.accuracy(splits.test.images, splits.test.labels) / len(splits.test)
-    print(f"test accuracy: {test_accuracy:.2%} ({round(test_accuracy * len(splits.test))} "
-          f"/ {len(splits.test)})")
+    test_accuracy = None
+    if args.test:
+        test_accuracy = net.accuracy(splits.test.images, splits.test.labels) / len(splits.test)
+        print(f"test accuracy: {test_accuracy:.2%} ({round(test_accuracy * len(splits.test))} "
+              f"/ {len(splits.test)})")
     print(f"engine: {state.engine} ({state.engine_reason})")
     if args.save:
         save(net, args.save)
@@ -525,7 +530,7 @@ def make_expander(specs, seed):
 
 #: Flags that may change between a run and its resumption: they do not change the result.
 RESUME_MAY_DIFFER = ("progress", "save", "metrics_out", "checkpoint", "resume", "epochs",
-                     "time_limit")
+                     "time_limit", "test")
 
 
 def checkpointing(args, training, net, optimizer, callbacks):
