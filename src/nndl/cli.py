@@ -312,6 +312,9 @@ def cmd_train(args):
     final test accuracy; optionally save the model and the metrics."""
     from .persistence import save
 
+    from . import fast
+
+    fast.LEAN_NUMBA = True      # this process runs only nndl: see the function's docstring
     run = prepare_run(args)
     printer = EpochPrinter(args.evaluate_on, show_eta=args.lr_schedule is not None)
     state = run_training(run, [printer])
