@@ -9,9 +9,13 @@ call, and saves arithmetic three ways:
   visits only each input's non-zero pixels (listed once per run by
   ``nonzero_rows``, as the index arrays of a CSR matrix), so the forward
   pass and the weight update touch only the rows of W^T that belong to them.
-* **Transposed weights.**  Each layer keeps W^T, shape (n_in, n_out), so that
-  one input's contribution z += a_i W^T[i] and its update W^T[i] -= c a_i
-  delta are contiguous vectors the compiler turns into SIMD instructions.
+* **A layout per layer.**  The first layer keeps W^T, shape (n_in, n_out),
+  so that one pixel's contribution z += x_i W^T[i] and its update
+  W^T[i] -= c x_i delta are contiguous vectors the compiler turns into SIMD
+  instructions.  Later layers keep W, shape (n_out, n_in): their forward
+  pass is a dot product per unit and their BP2 and update are row
+  operations, all over the (padded) hidden width rather than over the 10
+  output units, which fill no SIMD vector.
 * **Lazy weight decay.**  L2 shrinks every weight by (1 - eta lmbda / n) each
   step (equation (93)).  The kernel keeps the weights as s * V instead, with
   one scalar s for the network: decay multiplies s, the gradient step
