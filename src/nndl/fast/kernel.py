@@ -28,7 +28,10 @@ tests check that against ``Network.backprop`` on the same seed.
 """
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 # Activation, cost and regulariser codes shared with engines.py.
 SIGMOID, TANH, RELU, LINEAR, SOFTMAX = 0, 1, 2, 3, 4
@@ -77,6 +80,46 @@ def _list_nonzeros(x, indptr, indices):
             if x[r, i] != 0:
                 indices[p] = i
                 p += 1
+
+
+@intrinsic
+def _prefetch(typingctx, array, index):
+    """Ask the CPU to start loading the cache line of ``array[index]`` (a 1-D
+    array) without waiting for it: LLVM's prefetch hint.  It changes no
+    value and cannot fault, so the index is not checked."""
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, signature.args[0], ary, [args[1]])
+        ptr = builder.bitcast(ptr, cgutils.voidptr_t)
+        i32 = ir.IntType(32)
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [ptr.type, i32, i32, i32]),
+            "llvm.prefetch.p0")
+        builder.call(fn, [ptr, i32(0), i32(3), i32(1)])    # read, keep in all caches, data
+        return context.get_dummy_value()
+    return types.void(array, types.intp), codegen
+
+
+LINE = 64    # bytes per cache line
+
+
+@njit(cache=True)
+def _prefetch_examples(rows, indptr, indices, x, y):
+    """Start loading what the examples ``rows`` will read: their lists of
+    non-zero pixels, the pixels from the first to the last of those, and
+    their targets.  The mini-batches visit the images in random order, so
+    without this every image starts with cache misses (a third of the epoch
+    with [784,30,10])."""
+    for r in rows:
+        start, stop = indptr[r], indptr[r + 1]
+        if start == stop:
+            continue
+        for p in range(start, stop, LINE // indices.itemsize):
+            _prefetch(indices, p)
+        pixels = x[r]
+        for i in range(int(indices[start]), int(indices[stop - 1]) + 1, LINE // x.itemsize):
+            _prefetch(pixels, i)
+        _prefetch(y[r], 0)
 
 
 @njit(cache=True, fastmath=FAST)
@@ -261,6 +304,7 @@ def sgd_batches(indptr, indices, x, y, order, start, stop, m,
     for k in range(start, stop, m):
         count = min(m, stop - k)
         rows = order[k:k + count]
+        _prefetch_examples(order[k + m:k + 2 * m], indptr, indices, x, y)
         ts = wts[0].dtype.type(s)
         for e in range(count):
             _forward(rows[e], e, indptr, indices, x, wts, bs, acts, kinds, widths, ts)
