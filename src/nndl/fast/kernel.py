@@ -22,6 +22,10 @@ call, and saves arithmetic three ways:
   divides by the new s, and V is rescaled only when s has shrunk below 1e-4
   and at the end of each call.  Decay then costs nothing per weight.
 
+* **Prefetching.**  Mini-batches take the images in random order, so each
+  image's pixels would start as cache misses; while one mini-batch trains,
+  the next one's pixels and non-zero lists are requested from memory.
+
 The arithmetic is the reference's -- equations (BP1)-(BP4) and (93) or
 (97) -- summed in a different order, so results agree to rounding error; the
 tests check that against ``Network.backprop`` on the same seed.
