@@ -39,7 +39,7 @@ class NumbaEngine:
         self.network, self.optimizer, self.regularization = network, optimizer, regularization
         self.m, self.n = mini_batch_size, len(x)
         self.y = y
-        self.nonzeros = kernel.nonzero_rows(x)
+        self.masks = kernel.nonzero_masks(x)
         self.kinds = np.array([KIND[a] for a in network.activations], dtype=np.int64)
         self.widths = np.array(network.sizes[1:], dtype=np.int64)
         self.cost = kernel.COST_QUADRATIC if network.cost is QuadraticCost else kernel.COST_A_MINUS_Y
@@ -61,7 +61,7 @@ class NumbaEngine:
                  if after_batch else [(0, self.n)])
         for start, stop in spans:
             self._load()
-            bad = kernel.sgd_batches(*self.nonzeros, x, self.y, order, start, stop, self.m,
+            bad = kernel.sgd_batches(self.masks, x, self.y, order, start, stop, self.m,
                                      self.wts, self.bs, self.kinds, self.widths, self.cost,
                                      eta, self.reg, reg_step)
             self._store()
