@@ -119,9 +119,10 @@ def _activate(z, kind):
     """Replace the weighted inputs z by the layer's outputs, in place."""
     t = z.dtype.type
     if kind == SIGMOID:
-        # 1 / (1 + e^-z): a third of the time of the tanh form the reference
-        # uses, equal to rounding, and saturating exactly (e^1000 is inf, so
-        # sigma(-1000) is 0), which is why the reference prefers tanh.
+        # 1 / (1 + e^-z): a third of the time of the reference's tanh form
+        # and equal to it within rounding.  It saturates exactly too: for
+        # z = -1000, e^-z is inf and the result 0 (the reference prefers
+        # tanh only because NumPy warns about that overflow).
         for j in range(z.size):
             z[j] = t(1) / (t(1) + np.exp(-z[j]))
     elif kind == TANH:
