@@ -51,7 +51,7 @@ def median_seconds(fn, repeats):
 def nndl_epoch(data, sizes, m, engine="auto"):
     """A closure that trains a fresh seeded nndl network for ``run.epochs``
     epochs and returns each epoch's seconds (``train``'s own per-epoch clock,
-    so the once-per-run setup -- e.g. indexing the input's non-zeros -- is
+    so the once-per-run setup -- e.g. marking the input's non-zeros -- is
     not counted; ``run.setup`` keeps the rest of the call's time)."""
     def run():
         net = Network(sizes, seed=0)

@@ -239,3 +239,24 @@ def test_network2_keeps_the_fast_engine_across_sgd_calls():
     for _ in range(2):
         net.SGD(data, 1, 10, 0.5)
         assert net.last_run["engine"] == "numba"
+
+
+def test_lean_numba_start_skips_scipy_blas_and_the_kernel_still_trains():
+    """The command line starts Numba without SciPy's BLAS (28 MB it never
+    uses); the kernel must still load and train in such a process."""
+    import subprocess
+    import sys
+    code = ("import sys, numpy as np\n"
+            "from nndl import fast\n"
+            "fast.start_numba_without_scipy_blas()\n"
+            "from nndl.network import Network\n"
+            "from nndl.data import Dataset\n"
+            "from nndl.optimizers import SGD\n"
+            "from nndl.training import train\n"
+            "x = np.eye(8, 6, dtype=np.float32)\n"
+            "state = train(Network([6, 4, 2], seed=0), Dataset(x, np.arange(8) % 2), 1, 2,"
+            " SGD(0.1), engine='numba')\n"
+            "assert state.engine == 'numba'\n"
+            "assert 'scipy.linalg' not in sys.modules, 'scipy.linalg was loaded'\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr

@@ -323,8 +323,11 @@ def cmd_train(args):
     final test accuracy; optionally save the model and the metrics."""
     from .persistence import save
 
+    from . import fast
     from .callbacks import WallClock
+
     started = time.perf_counter()
+    fast.LEAN_NUMBA = True      # this process runs only nndl: see the function's docstring
     run = prepare_run(args)
     printer = EpochPrinter(args.evaluate_on, show_eta=args.lr_schedule is not None)
     state = run_training(run, [WallClock(started), printer])

@@ -13,6 +13,8 @@ not know; otherwise, or when Numba cannot be imported, training falls back
 to the reference and says why.
 """
 
+import sys
+
 from ..errors import ConfigError
 from .support import unsupported_reason
 
@@ -27,6 +29,32 @@ NUMBA_BELOW_BATCH = 32
 def prefers_numba(mini_batch_size):
     """True when the compiled kernel is expected to beat the BLAS engine."""
     return mini_batch_size < NUMBA_BELOW_BATCH
+
+
+# Set by the command line (a process that is all nndl's): start Numba without
+# SciPy's BLAS, see start_numba_without_scipy_blas.
+LEAN_NUMBA = False
+
+
+def start_numba_without_scipy_blas():
+    """Start Numba's compiler target while ``import scipy.linalg`` fails.
+
+    On start-up Numba imports ``scipy.linalg.cython_blas`` only to learn
+    whether ``np.dot`` and ``np.linalg`` may be compiled; that loads SciPy's
+    own BLAS library, about 28 MB of memory that the kernel, which calls no
+    BLAS, never uses.  Hidden, Numba just marks those functions unavailable
+    for the rest of the process -- so this is only for a process that runs
+    nothing but nndl (the ``nndl`` command), not for library users.  It does
+    nothing if SciPy's linalg is already loaded or Numba already started.
+    """
+    if "scipy.linalg" in sys.modules or "numba.np.arraymath" in sys.modules:
+        return
+    from numba.core.registry import cpu_target
+    sys.modules["scipy.linalg"] = None          # makes the import raise ImportError
+    try:
+        cpu_target.target_context.refresh()
+    finally:
+        del sys.modules["scipy.linalg"]
 
 
 def numba_available():
@@ -60,6 +88,8 @@ def choose_fast_engine(network, optimizer, regularization, mini_batch_size, engi
         engine = ("numba" if prefers_numba(mini_batch_size) and numba_available()
                   else "blas")
     if engine == "numba":
+        if LEAN_NUMBA:
+            start_numba_without_scipy_blas()
         from .numba_engine import NumbaEngine
         return NumbaEngine, "compiled kernel, sparse inputs"
     from .blas_engine import BlasEngine

@@ -1,8 +1,12 @@
 """The compiled engine: whole epochs of small-mini-batch SGD in one call.
 
-It copies the network's parameters into the kernel's layout (transposed
-weights, hidden widths padded to a multiple of 16 so every inner loop is
-whole SIMD vectors), runs ``kernel.sgd_batches``, and copies them back.
+It copies the network's parameters into the kernel's layout, runs
+``kernel.sgd_batches``, and copies them back.  The kernel's layout: the
+first layer's weights transposed (W^T, one row per input pixel, so a sparse
+input visits only its non-zero pixels' rows), every other layer's as they
+are (W, one row per unit, so its inner loops run over the layer's input),
+and hidden widths padded to a multiple of 16, so that every inner loop
+runs over whole SIMD vectors.
 Padding is exact: padded units output exactly 0 and have zero weights in
 and out, so their deltas and updates are exactly zero and they never
 influence a real unit.
@@ -35,16 +39,15 @@ class NumbaEngine:
         self.network, self.optimizer, self.regularization = network, optimizer, regularization
         self.m, self.n = mini_batch_size, len(x)
         self.y = y
-        self.nonzeros = kernel.nonzero_rows(x)
+        self.masks = kernel.nonzero_masks(x)
         self.kinds = np.array([KIND[a] for a in network.activations], dtype=np.int64)
         self.widths = np.array(network.sizes[1:], dtype=np.int64)
         self.cost = kernel.COST_QUADRATIC if network.cost is QuadraticCost else kernel.COST_A_MINUS_Y
         self.reg = {L2: kernel.REG_L2, L1: kernel.REG_L1}.get(type(regularization), kernel.REG_NONE)
         dt, p = network.dtype, padded_sizes(network.sizes)
-        self.wts = tuple(np.zeros((a, b), dtype=dt) for a, b in zip(p[:-1], p[1:]))
+        self.wts = tuple(np.zeros((p[0], p[1]) if l == 0 else (p[l + 1], p[l]), dtype=dt)
+                         for l in range(len(p) - 1))
         self.bs = tuple(np.zeros(b, dtype=dt) for b in p[1:])
-        self.acts = tuple(np.zeros((self.m, b), dtype=dt) for b in p[1:])
-        self.deltas = tuple(np.zeros((self.m, b), dtype=dt) for b in p[1:])
 
     def run_epoch(self, x, y, order, epoch=None, after_batch=None):
         """Train one epoch on the mini-batches of ``order``; call
@@ -58,9 +61,9 @@ class NumbaEngine:
                  if after_batch else [(0, self.n)])
         for start, stop in spans:
             self._load()
-            bad = kernel.sgd_batches(*self.nonzeros, x, self.y, order, start, stop, self.m,
-                                     self.wts, self.bs, self.acts, self.deltas, self.kinds,
-                                     self.widths, self.cost, eta, self.reg, reg_step)
+            bad = kernel.sgd_batches(self.masks, x, self.y, order, start, stop, self.m,
+                                     self.wts, self.bs, self.kinds, self.widths, self.cost,
+                                     eta, self.reg, reg_step)
             self._store()
             if bad >= 0:
                 return bad // self.m + 1
@@ -68,14 +71,21 @@ class NumbaEngine:
                 after_batch(stop - start)
         return None
 
+    def _views(self):
+        """For each layer: the part of the kernel's weights and biases that
+        holds the network's W (the first layer's transposed back) and b."""
+        for l, (wt, b, w) in enumerate(zip(self.wts, self.bs, self.network.weights)):
+            rows, cols = w.shape
+            yield (wt[:cols, :rows].T if l == 0 else wt[:rows, :cols]), b[:rows]
+
     def _load(self):
         """Copy the network's weights and biases into the kernel's layout."""
-        for wt, b, w, nb in zip(self.wts, self.bs, self.network.weights, self.network.biases):
-            wt[:w.shape[1], :w.shape[0]] = w.T
-            b[:nb.shape[0]] = nb[:, 0]
+        for (kw, kb), w, nb in zip(self._views(), self.network.weights, self.network.biases):
+            kw[...] = w
+            kb[:] = nb[:, 0]
 
     def _store(self):
         """Copy the kernel's weights and biases back into the network, in place."""
-        for wt, b, w, nb in zip(self.wts, self.bs, self.network.weights, self.network.biases):
-            w[...] = wt[:w.shape[1], :w.shape[0]].T
-            nb[:, 0] = b[:nb.shape[0]]
+        for (kw, kb), w, nb in zip(self._views(), self.network.weights, self.network.biases):
+            w[...] = kw
+            nb[:, 0] = kb
