@@ -32,8 +32,22 @@ def prefers_numba(mini_batch_size):
 
 
 # Set by the command line (a process that is all nndl's): start Numba without
-# SciPy's BLAS, see start_numba_without_scipy_blas.
+# SciPy's BLAS (see start_numba_without_scipy_blas) and keep BLAS to one
+# thread while the single-threaded kernel trains (see single_blas_thread).
 LEAN_NUMBA = False
+
+
+def single_blas_thread():
+    """Hold the process's BLAS to one thread for the rest of the run.
+
+    With the compiled kernel training, BLAS computes only the monitoring
+    products after each epoch (small for the networks the kernel serves); a
+    second OpenBLAS thread adds about 15 MB of resident memory at the first
+    of them and little speed.  Like ``start_numba_without_scipy_blas`` this
+    is for a process that runs nothing but nndl.
+    """
+    from threadpoolctl import threadpool_limits
+    threadpool_limits(limits=1, user_api="blas")
 
 
 def start_numba_without_scipy_blas():
@@ -90,6 +104,7 @@ def choose_fast_engine(network, optimizer, regularization, mini_batch_size, engi
     if engine == "numba":
         if LEAN_NUMBA:
             start_numba_without_scipy_blas()
+            single_blas_thread()
         from .numba_engine import NumbaEngine
         return NumbaEngine, "compiled kernel, sparse inputs"
     from .blas_engine import BlasEngine
