@@ -19,10 +19,11 @@ the timing of the threads.
 
 While an epoch runs, the BLAS the trainer calls is held to one thread fewer
 than the machine has cores (``blas_threads``), leaving a core to the worker.
-On the 2-core development machine, letting OpenBLAS use both cores while
-the worker distorted made training [784,800,800,10] 2-4 times *slower*
-(10,000 images: 2.9-5.6 s per epoch against 1.3 s with one BLAS thread;
-docs/results/best.md).
+On the 2-core development machine, with another process busy on one core,
+BLAS on both cores made an epoch of [784,800,800,10] with expansion 1.5x
+slower (1.47 s against 1.01 s for 10,000 images); with nothing else
+running, the limit costs 7% (0.93 s against 0.87 s).  See
+``benchmarks/expansion_threads.py`` and docs/results/best.md.
 """
 
 import os
