@@ -175,7 +175,8 @@ def _flags(idx, epochs=4, engine="reference"):
 
 def _results(path_model, path_metrics):
     doc = json.loads(path_metrics.read_text())
-    epochs = [{k: v for k, v in e.items() if k != "train_seconds"} for e in doc["epochs"]]
+    epochs = [{k: v for k, v in e.items() if k not in ("train_seconds", "wall_seconds")}
+              for e in doc["epochs"]]
     return json.loads(path_model.read_text()), epochs, doc["test_accuracy"]
 
 

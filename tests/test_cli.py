@@ -46,7 +46,7 @@ def test_train_on_idx_dataset_writes_model_and_metrics(idx_dir, tmp_path, capsys
     assert doc["config"]["numpy_version"] == np.__version__
     assert [e["epoch"] for e in doc["epochs"]] == [0, 1, 2, 3, 4]
     for e in doc["epochs"]:
-        assert set(e) == {"epoch", "train_seconds", "eta", "training_cost",
+        assert set(e) == {"epoch", "train_seconds", "wall_seconds", "eta", "training_cost",
                           "training_accuracy", "evaluation_accuracy"}
         assert e["eta"] == 1.0
         assert 0 <= e["evaluation_accuracy"] <= 1
