@@ -38,7 +38,7 @@ from numba.core import cgutils
 from numba.cpython.unsafe.numbers import trailing_zeros
 from numba.extending import intrinsic
 
-# Activation, cost and regulariser codes shared with engines.py.
+# Activation, cost and regulariser codes shared with numba_engine.py.
 SIGMOID, TANH, RELU, LINEAR, SOFTMAX = 0, 1, 2, 3, 4
 COST_A_MINUS_Y, COST_QUADRATIC = 0, 1
 REG_NONE, REG_L2, REG_L1 = 0, 1, 2
