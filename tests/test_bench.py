@@ -7,6 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+
+from nndl.fast import gemm
+
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "bench.py"
 
 
@@ -21,3 +25,14 @@ def test_bench_smoke_prints_every_table_with_ratios():
     assert text.count("ratio") >= 8
     assert "nndl [numba]" in text and "book per-example" in text
     assert "nndl / BLAS floor:" in text
+    fused = gemm.fused_update(np.float32) is not None
+    assert ("blas engine's weight update: one gemm call" in text) == fused
+
+
+def test_fused_update_benchmark_runs_and_compares_both_updates(mnist):
+    script = BENCH.parent / "fused_update.py"
+    out = subprocess.run([sys.executable, str(script), "--sizes", "784,40,10", "--images", "300",
+                          "--trials", "2"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    for row in ("gemm update", "NumPy update", "its W -= g", "BLAS floor", "over the floor:"):
+        assert row in out.stdout

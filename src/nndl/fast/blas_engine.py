@@ -8,6 +8,10 @@ the work around them, so this engine
   (``out=``), instead of allocating fresh arrays for each mini-batch;
 * folds the step size eta/m into the small delta matrix before the product
   delta^T a, so the update is one product and one subtraction;
+* updates each weight matrix inside the product that computes its change,
+  ``W += -eta/m * delta^T a`` as one BLAS ``gemm`` call (``gemm.py``), where
+  NumPy's BLAS allows it, instead of computing the gradient and then
+  subtracting it;
 * applies L2 weight decay lazily, as ``kernel`` does: the weights are held
   as s * V and decay only multiplies the scalar s (rescaled below 1e-4 and
   at the end of every epoch).
@@ -22,6 +26,7 @@ import numpy as np
 from ..activations import Linear, ReLU, Sigmoid, Softmax, Tanh
 from ..costs import QuadraticCost
 from ..regularization import L1, L2
+from .gemm import fused_update, usable
 
 RENORMALIZE_BELOW = 1e-4
 
@@ -72,7 +77,8 @@ class BlasEngine:
         self.a = [np.empty((self.m, h), dtype=dt) for h in sizes[1:]]
         self.d = [np.empty((self.m, h), dtype=dt) for h in sizes[1:]]
         self.tmp = [np.empty((self.m, h), dtype=dt) for h in sizes[1:]]
-        self.g = [np.empty_like(w) for w in network.weights]
+        self.fused = fused_update(dt)      # None: gradient, then subtract
+        self.g = [None] * len(network.weights)
         self.gb = [np.empty(h, dtype=dt) for h in sizes[1:]]
 
     def run_epoch(self, x, y, order, epoch=None, after_batch=None):
@@ -129,10 +135,20 @@ class BlasEngine:
             np.sum(d[l], axis=0, out=self.gb[l])
             self.gb[l] *= eta / c
             b[:, 0] -= self.gb[l]
-            d[l] *= eta / (c * s_new)
-            np.matmul(d[l].T, a[l], out=self.g[l])
-            w -= self.g[l]
+            self._update(l, w, d[l], a[l], -eta / (c * s_new))
         return s_new
+
+    def _update(self, l, w, d, a, alpha):
+        """w += alpha * d^T a: one gemm call if possible, else NumPy's
+        product into a gradient buffer and a subtraction."""
+        if self.fused is not None and usable(w, d, a):
+            self.fused(w, d, a, alpha)
+            return
+        if self.g[l] is None:
+            self.g[l] = np.empty_like(w)
+        d *= -alpha
+        np.matmul(d.T, a, out=self.g[l])
+        w -= self.g[l]
 
     def _rescale(self, s):
         """Multiply the stored weights by s, making them the true weights."""
