@@ -10,7 +10,7 @@ import statistics
 import time
 
 import bench
-from nndl.data import Dataset, load_mnist
+from nndl.data import load_mnist
 
 
 def main():
@@ -20,8 +20,7 @@ def main():
     ap.add_argument("--repeats", type=int, default=8)
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    splits = load_mnist(quiet=True)
-    data = Dataset(splits.training.images[:args.images], splits.training.labels[:args.images])
+    data = load_mnist(quiet=True).training.subset(args.images)
     engine, floor = bench.nndl_epoch(data, sizes, 100, "blas"), bench.blas_floor(data, sizes, 100)
     engine(), floor()                                   # warm-up
     ours, products = [], []

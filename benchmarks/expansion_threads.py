@@ -14,7 +14,7 @@ from threadpoolctl import threadpool_limits
 
 from nndl.activations import ReLU, Softmax
 from nndl.costs import LogLikelihoodCost
-from nndl.data import Dataset, load_mnist
+from nndl.data import load_mnist
 from nndl.expansion import Expander
 from nndl.network import Network
 from nndl.optimizers import make_optimizer
@@ -37,8 +37,7 @@ def main():
     ap.add_argument("--images", type=int, default=10000)
     ap.add_argument("--epochs", type=int, default=4)
     args = ap.parse_args()
-    splits = load_mnist(quiet=True)
-    data = Dataset(splits.training.images[:args.images], splits.training.labels[:args.images])
+    data = load_mnist(quiet=True).training.subset(args.images)
     cores = os.cpu_count()
     print(f"{cores} cores, load average {os.getloadavg()[0]:.2f}; {args.images} images, "
           f"seconds per epoch (epochs 2-{args.epochs})")
