@@ -88,6 +88,11 @@ def test_a_library_that_disagrees_with_numpy_is_not_used(monkeypatch, fresh_cach
     assert gemm.fused_update(np.float32) is None
 
 
+def test_only_float32_and_float64_get_a_gemm():
+    assert gemm.fused_update(np.float16) is None
+    assert gemm.fused_update(np.int64) is None
+
+
 def test_no_library_means_no_fused_update(monkeypatch, fresh_cache):
     monkeypatch.setattr(gemm, "_gemm_from_numpy_blas", lambda dtype: None)
     assert gemm.fused_update(np.float64) is None

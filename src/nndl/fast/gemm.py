@@ -26,6 +26,7 @@ import ctypes
 import numpy as np
 
 ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
+GEMM = {np.dtype(np.float32): "cblas_sgemm", np.dtype(np.float64): "cblas_dgemm"}
 _CACHE = {}
 
 
@@ -34,6 +35,8 @@ def fused_update(dtype):
     BLAS call for arrays of ``dtype`` (float32 or float64), or None if
     NumPy's BLAS offers no usable ``cblas_?gemm``."""
     dtype = np.dtype(dtype)
+    if dtype not in GEMM:
+        return None
     if dtype not in _CACHE:
         _CACHE[dtype] = _checked(_gemm_from_numpy_blas(dtype), dtype)
     return _CACHE[dtype]
@@ -49,8 +52,7 @@ def _gemm_from_numpy_blas(dtype):
             lib = libs[0]
         if lib is None:
             return None
-        name = ("cblas_sgemm" if dtype == np.float32 else "cblas_dgemm")
-        gemm = getattr(lib.dynlib, lib._symbol_prefix + name + lib._symbol_suffix)
+        gemm = getattr(lib.dynlib, lib._symbol_prefix + GEMM[dtype] + lib._symbol_suffix)
     except (ImportError, AttributeError, OSError):
         return None
     index = ctypes.c_int64 if lib._symbol_suffix.startswith("64") else ctypes.c_int
