@@ -114,6 +114,38 @@ def test_engine_reads_eta_every_epoch(engine):
     assert relative_error(fast_net, ref) < TOLERANCE["float64"]
 
 
+class DecayEtaEveryBatch:
+    """A per-batch schedule: eta *= 0.995 after every mini-batch."""
+
+    def __init__(self):
+        self.etas = []
+
+    def on_batch_end(self, state):
+        state.optimizer.eta *= 0.995
+        self.etas.append(state.optimizer.eta)
+
+
+@pytest.mark.parametrize("engine, m", [("numba", 10), ("blas", 32), ("blas", 100)])
+def test_eta_changed_after_every_batch_is_used_from_the_next_batch(engine, m):
+    """The optimiser's contract: eta may change between any two steps.  The
+    chapter's network, float64, one epoch of 2,000 MNIST-like images, eta
+    and the L2 decay (which depends on it) decayed after every mini-batch."""
+    data = sparse_data(n=2000, d=784, classes=10)
+    counters = []
+
+    def factory():
+        counters.append(DecayEtaEveryBatch())
+        return [counters[-1]]
+
+    (fast_net, ref), (state, _) = train_pair(engine, [784, 30, 10], reg=L2(5.0), eta=0.5, m=m,
+                                             epochs=1, data=data, callbacks_factory=factory)
+    assert state.engine == engine == engines.select(
+        Network([784, 30, 10]), Step(SGD(0.5), L2(5.0), m, 2000)).name   # auto's pick
+    assert counters[0].etas == counters[1].etas
+    assert counters[0].etas[-1] < 0.5 * 0.995 ** (0.9 * 2000 / m)      # eta really moved
+    assert relative_error(fast_net, ref) < TOLERANCE["float64"]
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 def test_batch_callbacks_see_every_step(engine):
     counters = []

@@ -16,7 +16,9 @@ the work around them, so this engine
   as s * V and decay only multiplies the scalar s (rescaled below 1e-4 and
   at the end of every epoch).
 
-It is pure NumPy, so it also serves when Numba is not installed.
+It is pure NumPy, so it also serves when Numba is not installed.  It reads
+the learning rate at every step, so a schedule that changes it after any
+mini-batch takes effect from the next one.
 """
 
 import math
@@ -103,9 +105,9 @@ class BlasEngine(Engine):
         within one step)."""
         optimizer, lmbda = self.step.optimizer, getattr(self.regularization, "lmbda", 0.0)
         s, out = 1.0, self.network.biases[-1]
-        eta = float(optimizer.eta)
         for k in range(0, self.n, self.m):
             idx = order[k:k + self.m]
+            eta = float(optimizer.eta)
             s = self._step(x, y, idx, eta, eta * lmbda / self.n, s)
             if after_batch or s < RENORMALIZE_BELOW:
                 self._rescale(s)

@@ -98,13 +98,15 @@ class NumbaEngine(Engine):
     def run_epoch(self, x, y, order, epoch=None, after_batch=None):
         """Train one epoch on the mini-batches of ``order``; call
         ``after_batch(images)`` after each step if given (one kernel call per
-        mini-batch then, instead of one per epoch).  Return None, or the number of mini-batches done when the kernel stopped
+        mini-batch then, instead of one per epoch, and each call reads the
+        learning rate afresh, which only a callback can change).  Return
+        None, or the number of mini-batches done when the kernel stopped
         early because an output bias became NaN or infinite."""
         spans = ([(k, min(k + self.m, self.n)) for k in range(0, self.n, self.m)]
                  if after_batch else [(0, self.n)])
         lmbda = getattr(self.step.regularization, "lmbda", 0.0)
-        eta = float(self.step.optimizer.eta)
         for start, stop in spans:
+            eta = float(self.step.optimizer.eta)
             self._load()
             bad = self.kernel.sgd_batches(self.masks, x, self.y, order, start, stop, self.m,
                                           self.wts, self.bs, self.kinds, self.widths,
