@@ -311,3 +311,23 @@ def test_lean_numba_start_skips_scipy_blas_and_the_kernel_still_trains():
             "assert 'scipy.linalg' not in sys.modules, 'scipy.linalg was loaded'\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
+
+
+class ScribblingSGD(SGD):
+    """SGD that then fills its gradient arrays with NaN, as the optimiser
+    contract allows (nndl.optimizers: the gradients are scratch)."""
+
+    def update_params(self, params, grads):
+        super().update_params(params, grads)
+        for g in grads:
+            g.fill(np.nan)
+
+
+def test_the_reference_step_never_reads_gradients_after_the_optimiser():
+    runs = []
+    for optimizer in (SGD(0.5), ScribblingSGD(0.5)):
+        net = Network([36, 20, 4], seed=1, dtype="float64")
+        train(net, sparse_data(), 2, 7, optimizer, regularization=L2(1.0), engine="reference")
+        runs.append(net.weights + net.biases)
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b)

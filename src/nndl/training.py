@@ -178,7 +178,9 @@ def sgd_step(network, x, y, optimizer, regularization, n, dropout=None, constrai
     the regularisation term; the optimiser turns it into a step.  With plain
     SGD and L2 this is equation (93) exactly.  With ``dropout`` the gradient
     is that of a thinned network (fresh masks for each mini-batch); a
-    ``constraint`` is applied to the weights after the step.
+    ``constraint`` is applied to the weights after the step.  The gradient
+    arrays are backprop's fresh ones, scaled and regularised in place and
+    then handed to the optimiser as its scratch (see ``nndl.optimizers``).
     """
     masks = None
     if dropout is not None and dropout.active:
