@@ -60,7 +60,8 @@ class Step:
     (``training.minibatches``), else an object with the same ``batches(x,
     y, order, mini_batch_size, epoch)`` method (an ``nndl.expansion.Expander``).
     ``per_batch_callbacks`` says whether a callback sees (and may change the
-    optimiser after) every step.
+    optimiser after) every step: an engine that could not use a learning
+    rate changed between two steps must refuse such a step in ``supports``.
     """
 
     optimizer: object
