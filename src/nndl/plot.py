@@ -220,8 +220,10 @@ def _draw(runs, labels, panels, fmt):
     if any(r["best_epoch"] is not None for r in runs):
         handles.append(Line2D([], [], color="black", marker="*", linestyle="none",
                               markersize=11, label="best epoch"))
-    axes[0][-1].legend(handles=handles, fontsize=9, loc="best")
-    fig.tight_layout()
+    ncol = min(len(handles), 3 if len(panels) == 1 else 5)
+    rows = -(-len(handles) // ncol)
+    fig.legend(handles=handles, loc="lower center", ncol=ncol, fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0.025 + 0.055 * rows, 1, 1))   # the legend below the panels
     buf = io.BytesIO()
     with plt.rc_context({"svg.fonttype": "none"}):     # SVG text stays text: smaller, searchable
         fig.savefig(buf, format=fmt)

@@ -394,6 +394,7 @@ var NNDL = (function () {
     function py(y) { return pad.t + (1 - (y - ymin) / (ymax - ymin)) * H; }
     g.font = "12px sans-serif"; g.fillStyle = "#333"; g.strokeStyle = "#ddd"; g.lineWidth = 1;
     var ystep = niceStep(ymax - ymin, H / 40), xstep = niceStep(xmax - xmin, W / 70);
+    if (opts.integerX) { xstep = Math.max(1, Math.round(xstep)); }
     g.textAlign = "right"; g.textBaseline = "middle";
     for (var yv = Math.ceil(ymin / ystep) * ystep; yv <= ymax + 1e-9; yv += ystep) {
       g.beginPath(); g.moveTo(pad.l, py(yv)); g.lineTo(pad.l + W, py(yv)); g.stroke();
@@ -539,9 +540,9 @@ var NNDL = (function () {
       var pts = function (vals) { return vals.slice(0, k + 1).map(function (v, i) { return [i, v]; }); };
       var now = function (vals) { return [[k, vals[k]]]; };
       lineChart(outC, { series: [{ points: pts(r.outputs), colour: "#1f77b4", marks: now(r.outputs) }],
-                        xmin: 0, xmax: n, ymin: 0, ymax: 1, xlabel: "epoch", ylabel: "output" });
+                        xmin: 0, xmax: n, ymin: 0, ymax: 1, xlabel: "epoch", ylabel: "output", integerX: true });
       lineChart(costC, { series: [{ points: pts(r.costs), colour: "#d62728", marks: now(r.costs) }],
-                         xmin: 0, xmax: n, ymin: 0,
+                         xmin: 0, xmax: n, ymin: 0, integerX: true,
                          ymax: Math.max.apply(null, r.costs) * 1.05, xlabel: "epoch", ylabel: "cost" });
     }
     reset();
@@ -758,7 +759,7 @@ var NNDL = (function () {
             series.push({ points: scaled, colour: colour, dash: split[1], marks: marks });
           });
         });
-        lineChart(canvases[i], { series: series, xlabel: "epoch", ylabel: q[1], xmin: 0 });
+        lineChart(canvases[i], { series: series, xlabel: "epoch", ylabel: q[1], xmin: 0, integerX: true });
       });
     }
     redrawOnResize(root, draw);
