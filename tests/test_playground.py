@@ -321,6 +321,27 @@ def test_screenshot_shows_the_page_and_phone_width_does_not_scroll_sideways(brow
         browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
 
+def test_a_typed_value_is_clamped_to_the_slider_and_used(browser, page):
+    load(browser, page)
+    root = browser.find_element("css selector", "[data-widget='neuron']")
+    box = root.find_elements("css selector", "input[type=number]")[0]      # starting weight
+    box.clear()
+    box.send_keys("10\n")
+    browser.execute_script("arguments[0].dispatchEvent(new Event('change'))", box)
+    assert box.get_attribute("value") == "4"
+    outputs, _ = learn(4.0, 0.9, QuadraticCost, eta=0.15, epochs=300)
+    assert float(root.get_attribute("data-output")) == pytest.approx(outputs[0], rel=1e-12)
+
+
+def test_open_hands_the_page_to_the_web_browser(tmp_path, monkeypatch, capsys):
+    opened = []
+    monkeypatch.setattr("webbrowser.open", opened.append)
+    out = tmp_path / "p.html"
+    assert main(["playground", "--out", str(out), "--open"]) == 0
+    assert opened == [out.resolve().as_uri()]
+    assert "neuron, softmax, draw a digit" in capsys.readouterr().out
+
+
 # ------------------------------------------------------------ bad input
 def test_a_model_that_is_not_an_mnist_classifier_is_refused_in_one_line(tmp_path, capsys):
     model = tmp_path / "small.json"

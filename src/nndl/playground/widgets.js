@@ -343,12 +343,13 @@ var NNDL = (function () {
                             "aria-label": label + " (number)", class: "nndl-number" });
     var row = el("div", { class: "nndl-slider" }, [el("label", { for: id, text: label }), range, box]);
     function set(v, from) {
-      if (!isFinite(v)) { return; }
-      if (from !== range) { range.value = v; }
-      if (from !== box) { box.value = v; }
-      range.setAttribute("aria-valuetext", label + " = " + v);
-      onChange(Number(v));
+      if (!isFinite(v)) { box.value = range.value; return; }
+      if (from !== range) { range.value = v; }      // the slider clamps and snaps to its step
+      box.value = range.value;
+      range.setAttribute("aria-valuetext", label + " = " + range.value);
+      onChange(Number(range.value));
     }
+    range.setAttribute("aria-valuetext", label + " = " + range.value);
     range.addEventListener("input", function () { set(Number(range.value), range); });
     box.addEventListener("change", function () { set(Number(box.value), box); });
     return { row: row, range: range, box: box, get: function () { return Number(range.value); },
