@@ -398,3 +398,12 @@ def test_unknown_encoding_is_a_config_error(tmp_path, random_model):
     with pytest.raises(ConfigError, match="encoding"):
         write_page(tmp_path / "p.html", random_model, encoding="int4")
     assert not (tmp_path / "p.html").exists()
+
+
+def test_the_page_inlines_the_packages_own_widget_files():
+    """One implementation: the page carries widgets.js and page.css verbatim,
+    so anything else that loads those files runs the same code."""
+    from nndl.playground import asset
+    page = render_page(None, [])
+    assert asset("widgets.js") in page and asset("page.css") in page
+    assert "var NNDL" in asset("widgets.js")
