@@ -35,7 +35,8 @@ best: $(STAMP)
 	mkdir -p out
 	$(if $(SHARED_MNIST),NNDL_DATA=$(abspath $(SHARED_MNIST))) $(VENV)/bin/nndl train \
 		--preset best --save out/best-model.json --metrics-out out/best.json
-	$(PY) scripts/run_summary.py out/best.json --plot out/best.png
+	$(VENV)/bin/nndl plot out/best.json --out out/best.png
+	$(PY) scripts/run_summary.py out/best.json
 
 test: $(STAMP)
 	$(if $(SHARED_MNIST),NNDL_DATA=$(abspath $(SHARED_MNIST))) $(PY) -m pytest -q

@@ -1,6 +1,7 @@
 """Summarise a training run from its metrics JSON (``nndl train --metrics-out``):
-the validation accuracy reached after given minutes of wall-clock time, the
-final test accuracy, and a plot of validation accuracy against time.
+the validation accuracy reached after given minutes of wall-clock time and the
+final test accuracy; ``--plot`` also draws its learning curves with
+``nndl.plot`` (as ``nndl plot`` does).
 
     python scripts/run_summary.py docs/results/best.json --plot docs/results/best.png
 
@@ -13,7 +14,7 @@ import argparse
 import json
 from pathlib import Path
 
-from nndl.experiments.common import line_plot
+from nndl.plot import check_plot_path, plot_runs
 
 
 def accuracy_after(epochs, seconds):
@@ -29,9 +30,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("metrics", type=Path)
     ap.add_argument("--minutes", type=float, nargs="+", default=[1, 5, 10, 20, 30])
-    ap.add_argument("--plot", type=Path, help="write the plot here (PNG)")
-    ap.add_argument("--target", type=float, default=0.993, help="drawn as a dashed line")
+    ap.add_argument("--plot", type=Path, help="write the learning curves here (.png or .svg)")
     args = ap.parse_args()
+    if args.plot:
+        check_plot_path(args.plot)
     doc = json.loads(args.metrics.read_text())
     epochs = doc["epochs"]
     for minutes in args.minutes:
@@ -46,14 +48,7 @@ def main():
           f"best {best['evaluation_accuracy']:.2%} (epoch {best['epoch'] + 1})")
     print(f"test accuracy (measured once, at the end): {doc['test_accuracy']:.2%}")
     if args.plot:
-        minutes = [e["wall_seconds"] / 60 for e in epochs]
-        accuracy = [100 * e["evaluation_accuracy"] for e in epochs]
-        line_plot(args.plot, [("validation accuracy, each epoch", minutes, accuracy)],
-                  points=[("test accuracy, once at the end", [minutes[-1]],
-                           [100 * doc["test_accuracy"]])],
-                  hline=(100 * args.target, f"goal {args.target:.1%}"),
-                  xlabel="wall-clock minutes since the command started",
-                  ylabel="accuracy (%)", title=f"nndl train --preset {doc['config'].get('preset')}")
+        plot_runs([doc], args.plot, labels=[args.metrics.stem])
         print(f"wrote {args.plot}")
 
 

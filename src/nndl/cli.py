@@ -292,6 +292,8 @@ def build_parser():
     from .search.command import add_search_parser
     add_lr_find_parser(sub)
     add_search_parser(sub)
+    from .plot import add_plot_parser; add_plot_parser(sub)  # noqa: E702 (one line per command)
+    from .playground import add_playground_parser; add_playground_parser(sub)  # noqa: E702
     parser.subcommands = sub.choices
 
     r = sub.add_parser("reproduce", help="rerun the chapter's experiments; book's numbers beside ours",

@@ -31,6 +31,74 @@ TOLERANCES = (
 
 REQUIRED = ("name", "section", "title", "claims", "plots", "metadata")
 
+BOOK = "http://neuralnetworksanddeeplearning.com/chap3.html"
+
+# The chapter's section headings, in its order (from the chapter's text).
+SECTIONS = (
+    "The cross-entropy cost function", "Introducing the cross-entropy cost function",
+    "Using the cross-entropy to classify MNIST digits",
+    "What does the cross-entropy mean? Where does it come from?", "Softmax",
+    "Overfitting and regularization", "Regularization",
+    "Why does regularization help reduce overfitting?", "Other techniques for regularization",
+    "Weight initialization", "Handwriting recognition revisited: the code",
+    "How to choose a neural network's hyper-parameters?", "Other techniques",
+    "Variations on stochastic gradient descent", "Other models of artificial neuron",
+)
+
+# The book's figure each experiment corresponds to, in our words (the book's
+# figures are not numbered); "no figure" where the book gives only numbers.
+BOOK_FIGURES = {
+    "slowdown": "the animated neuron at the start of the section, learning from (w, b) = (0.6, 0.9) "
+                "and from (2, 2) with the quadratic cost, and the same two runs with the "
+                "cross-entropy in 'Introducing the cross-entropy cost function'",
+    "overfitting": "the graphs of the 1,000-image run without regularization: training cost "
+                   "(epochs 200 to 399), test accuracy, test cost and training accuracy per epoch",
+    "overfitting_full": "the graph of training and test accuracy per epoch for all 50,000 images, "
+                        "30 epochs",
+    "regularized": "the graphs of the lmbda = 0.1 run on 1,000 images: training cost and test "
+                   "accuracy per epoch over 400 epochs",
+    "regularized_full": "the graph of training and test accuracy per epoch of the lmbda = 5.0 run "
+                        "on 50,000 images",
+    "more_data": "the graphs of accuracy against training set size, on linear and logarithmic "
+                 "axes, and the network against an SVM ('Artificially expanding the training data')",
+    "svm_full": "the SVM's point at 50,000 images in the graph of the network against an SVM",
+    "expansion": "no figure: the expanded-data accuracies the text quotes (Simard et al.) in "
+                 "'Artificially expanding the training data'",
+    "l1_vs_l2": "no figure: the text's comparison of how L1 and L2 regularization shrink weights",
+    "weight_init": "the two graphs of validation accuracy per epoch, old against new weight "
+                   "initialization, with 30 and with 100 hidden neurons",
+    "z_distribution": "the two graphs of the distribution of z: broad (standard deviation "
+                      "sqrt(501) = 22.4) and sharply peaked (sqrt(3/2) = 1.22)",
+    "multiple_eta": "the graph of training cost per epoch for eta = 0.025, 0.25 and 2.5",
+    "hyperparameter_walkthrough": "no figure: the printed validation accuracies of the "
+                                  "'broad strategy' walk-through",
+    "lr_threshold": "no figure: the text's recipe for estimating the threshold learning rate",
+    "early_stopping": "no figure: the text's no-improvement-in-10 rule and its problem asking "
+                      "for a better rule",
+    "lr_schedule": "no figure: the learning-rate schedule the text describes",
+    "mini_batch_time": "no figure: the text asks for validation accuracy against elapsed time "
+                       "for several mini-batch sizes, which is our plot",
+}
+
+
+def book_anchor(section):
+    """The anchor the book gives a section heading: lower case, spaces as
+    underscores, punctuation other than - and ' dropped
+    ("How to choose a neural network's hyper-parameters?" ->
+    "how_to_choose_a_neural_network's_hyper-parameters")."""
+    kept = re.sub(r"[^a-z0-9\s'-]", "", section.lower())
+    return "_".join(kept.split())
+
+
+def book_link(section):
+    """The web address of a section of the chapter."""
+    return f"{BOOK}#{book_anchor(section)}"
+
+
+def book_figure(name):
+    """Which of the book's figures an experiment corresponds to."""
+    return BOOK_FIGURES.get(name, "not named yet")
+
 # Sets data-images="ok" on <body> once every image has decoded, "broken" if
 # any failed: how the tests tell, in a real browser, that the plots render.
 IMAGE_CHECK = """<script>
@@ -49,6 +117,9 @@ table { border-collapse: collapse; margin: 0.5em 0; }
 td, th { border: 1px solid #ccc; padding: 0.3em 0.5em; text-align: left; vertical-align: top; }
 .matches { color: #060; } .differs { color: #a00; font-weight: bold; }
 img { max-width: 100%; } code { background: #f4f4f4; }
+.plots figure { margin: 1em 0; } .plots img { width: 48em; }
+.plots figcaption { font-size: 0.85em; color: #555; }
+nav ol { columns: 3 16em; }
 </style>"""
 
 
@@ -142,19 +213,23 @@ def render_html(records, pending, out, discussion=""):
              "<title>Reproducing chapter 3 of Neural Networks and Deep Learning</title>",
              STYLE, IMAGE_CHECK, "</head><body>",
              "<h1>Reproducing chapter 3 of <i>Neural Networks and Deep Learning</i></h1>",
-             f"<p>{e(intro(records))}</p>", f"<p>{e(TOLERANCES)}</p>", "<table><tr><th>experiment</th><th>section</th>"
+             f"<p>{e(intro(records))}</p>", toc_html(records, pending, discussion),
+             f"<p>{e(TOLERANCES)}</p>", "<h2 id='summary'>Summary</h2>",
+             "<table><tr><th>experiment</th><th>section of the book</th>"
              "<th>verdicts</th><th>seconds</th></tr>"]
     for r in records:
         parts.append(f"<tr><td><a href='#{e(r['name'])}'>{e(r['name'])}</a></td>"
-                     f"<td>{e(r['section'])}</td><td>{e(tally(r))}</td>"
-                     f"<td>{r['metadata']['seconds']}</td></tr>")
+                     f"<td><a href='{e(book_link(r['section']))}'>{e(r['section'])}</a></td>"
+                     f"<td>{e(tally(r))}</td><td>{r['metadata']['seconds']}</td></tr>")
     parts.append("</table>")
     if discussion:
-        parts += ["<h2>Discussion</h2>", discussion_html(discussion)]
+        parts += ["<h2 id='discussion'>Discussion</h2>", discussion_html(discussion)]
     for r in records:
         m = r["metadata"]
         parts += [f"<h2 id='{e(r['name'])}'>{e(r['name'])}: {e(r['title'])}</h2>",
-                  f"<p>Section: <i>{e(r['section'])}</i>. Rerun: <code>{e(m['command'])}</code></p>",
+                  f"<p>The book: section <a href='{e(book_link(r['section']))}'><i>"
+                  f"{e(r['section'])}</i></a>; {e(book_figure(r['name']))}.</p>",
+                  f"<p>Rerun: <code>{e(m['command'])}</code></p>",
                   "<table><tr><th>the book says</th><th>book</th><th>ours</th><th>verdict</th>"
                   "<th>why this tolerance</th></tr>"]
         for c in r["claims"]:
@@ -165,14 +240,17 @@ def render_html(records, pending, out, discussion=""):
         parts.append("</table>")
         for note in r.get("notes", []):
             parts.append(f"<p><b>Note:</b> {e(note)}</p>")
+        parts.append("<div class='plots'>")
         for plot in r["plots"]:
-            parts.append(f"<p><img alt='{e(r['name'])}: {e(plot)}' "
-                         f"src='{image_data_uri(out / r['name'] / plot)}'></p>")
+            parts.append(f"<figure><img alt='{e(r['name'])}: {e(plot)}' "
+                         f"src='{image_data_uri(out / r['name'] / plot)}'>"
+                         f"<figcaption>{e(plot)}</figcaption></figure>")
+        parts.append("</div>")
         parts.append(f"<p><small>{e(describe_metadata(m))}</small></p>")
         parts.append(f"<details><summary>configuration</summary><pre>"
                      f"{e(json.dumps(r.get('config', {}), indent=1))}</pre></details>")
     if pending:
-        parts.append("<h2>Not yet reproduced</h2><ul>")
+        parts.append("<h2 id='not-yet-reproduced'>Not yet reproduced</h2><ul>")
         parts += [f"<li>{e(p.name)} [{e(p.section)}]: {e(p.title)} ({e(why_missing(p))})</li>"
                   for p in pending]
         parts.append("</ul>")
@@ -183,15 +261,17 @@ def render_html(records, pending, out, discussion=""):
 def render_markdown(records, pending, discussion=""):
     """Return the report as Markdown linking the PNGs beside it."""
     lines = ["# Reproducing chapter 3 of *Neural Networks and Deep Learning*", "", intro(records), "",
-             TOLERANCES, "",
-             "| experiment | section | verdicts | seconds |", "| --- | --- | --- | --- |"]
-    lines += [f"| [{r['name']}](#{r['name']}) | {r['section']} | {tally(r)} | "
-              f"{r['metadata']['seconds']} |" for r in records]
+             toc_markdown(records, pending, discussion), "", TOLERANCES, "", "## Summary", "",
+             "| experiment | section of the book | verdicts | seconds |", "| --- | --- | --- | --- |"]
+    lines += [f"| [{r['name']}](#{r['name']}) | [{r['section']}]({book_link(r['section'])}) | "
+              f"{tally(r)} | {r['metadata']['seconds']} |" for r in records]
     if discussion:
         lines += ["", "## Discussion", "", discussion]
     for r in records:
         m = r["metadata"]
-        lines += ["", f"## {r['name']}", "", f"**{r['title']}** (section *{r['section']}*).", "",
+        lines += ["", f"## {r['name']}", "", f"**{r['title']}**", "",
+                  f"The book: section [*{r['section']}*]({book_link(r['section'])}); "
+                  f"{book_figure(r['name'])}.", "",
                   f"Rerun: `{m['command']}`", "",
                   "| the book says | book | ours | verdict | why this tolerance |",
                   "| --- | --- | --- | --- | --- |"]
@@ -204,6 +284,26 @@ def render_markdown(records, pending, discussion=""):
         lines += ["", "## Not yet reproduced", ""]
         lines += [f"- {p.name} [{p.section}]: {p.title} ({why_missing(p)})" for p in pending]
     return "\n".join(lines) + "\n"
+
+
+def toc_entries(records, pending, discussion):
+    """(anchor, text) of the report's sections, for its table of contents."""
+    entries = [("summary", "Summary")] + ([("discussion", "Discussion")] if discussion else [])
+    entries += [(r["name"], r["name"]) for r in records]
+    return entries + ([("not-yet-reproduced", "Not yet reproduced")] if pending else [])
+
+
+def toc_html(records, pending, discussion):
+    """The table of contents as an HTML list."""
+    items = "".join(f"<li><a href='#{html.escape(a)}'>{html.escape(t)}</a></li>"
+                    for a, t in toc_entries(records, pending, discussion))
+    return f"<nav aria-label='contents'><h2>Contents</h2><ol>{items}</ol></nav>"
+
+
+def toc_markdown(records, pending, discussion):
+    """The table of contents as a Markdown list (GitHub's heading anchors)."""
+    return "\n".join(f"{k}. [{t}](#{a})" for k, (a, t) in
+                     enumerate(toc_entries(records, pending, discussion), 1))
 
 
 def why_missing(experiment):
