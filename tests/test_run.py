@@ -83,6 +83,26 @@ def test_the_train_parser_is_generated_from_the_config_fields():
     assert config.lmbda == 5.0                  # not given: the field's default
 
 
+def test_file_values_go_through_the_fields_constraints_and_flags_win(idx_dir, tmp_path,
+                                                                     capsys):
+    config = tmp_path / "run.toml"
+    config.write_text(f'dataset = "idx:{idx_dir}"\nvalidation-size = 50\nsizes = [64, 6, 4]\n'
+                      'epochs = 1\nlmbda = 3.0\nlr-schedule = "step:1:0.5"\nnesterov = false\n')
+    metrics = tmp_path / "m.json"
+    code, out, err = run_cli(["train", "--config", config, "--lmbda-per-example", "0.01",
+                              "--progress", "off", "--metrics-out", metrics], capsys)
+    assert code == 0, err
+    c = json.loads(metrics.read_text())["config"]
+    assert c["lmbda_per_example"] == 0.01 and c["lmbda"] == pytest.approx(0.01 * 250)
+    assert c["lr_schedule"] == ["step", 1, 0.5] and c["config"] == str(config)
+    config.write_text("lmbda = 1.0\nlmbda-per-example = 0.1\n")
+    code, out, err = run_cli(["train", "--config", config], capsys)
+    assert code == 2 and "give lmbda or lmbda-per-example, not both" in err
+    config.write_text("batch-size = 0\n")
+    code, out, err = run_cli(["train", "--config", config], capsys)
+    assert code == 2 and f"{config}: batch-size: must be >= 1, got 0" in err
+
+
 # ----------------------------------------------------------------- config
 @pytest.mark.parametrize("changes, message", [
     (dict(eta=0), "eta must be a finite number > 0"),

@@ -80,7 +80,8 @@ def test_accuracy(study, objective):
     config = best_config(best)
     run, state = objective.train(config, objective.splits(config))
     validation = final_accuracy(run, state)
-    test = run.network.accuracy(run.splits.test.images, run.splits.test.labels) / len(run.splits.test)
+    test_set = run.splits.test
+    test = run.network.accuracy(test_set.images, test_set.labels) / len(test_set)
     study.set_user_attr(TEST_ATTR, {"trial": best.number, "validation_accuracy": validation,
                                     "test_accuracy": test})
     return best, validation, test, run.network
