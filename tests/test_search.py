@@ -228,3 +228,16 @@ def test_search_killed_with_sigkill_resumes_and_keeps_every_finished_trial(tmp_p
     assert len(finished) == 5                           # the target, counting the first run's
     kept = {t.number: (t.params, t.value) for t in finished if t.number in before}
     assert kept == before                                # nothing finished was lost or changed
+
+
+def test_a_trial_stored_with_only_its_command_line_words_still_gives_its_config():
+    """Studies stored before trials recorded their config keep working."""
+    from types import SimpleNamespace
+
+    from nndl.search.report import best_config
+    old = SimpleNamespace(number=3, user_attrs={"argv": [
+        "--dataset=idx:d", "--validation-size=100", "--sizes=64,4,4", "--eta=0.68", "--seed=0",
+        "--momentum=0.9", "--nesterov", "--no-test", "--expand=shift:pixels=1"]})
+    config = best_config(old)
+    assert (config.sizes, config.eta, config.nesterov, config.test, config.expand) == \
+        ((64, 4, 4), 0.68, True, False, ("shift:pixels=1",))

@@ -63,9 +63,25 @@ def command(argv):
 
 def best_config(trial):
     """The RunConfig a trial trained with (as it would run from the command
-    line: default monitoring and progress bar)."""
-    from ..run import RunConfig
-    return RunConfig(**trial.user_attrs["config"])
+    line: default monitoring and progress bar).  Trials stored before trials
+    recorded their config have only their ``--flag=value`` words."""
+    from ..options import settings_from
+    from ..params import Repeated
+    from ..run import RunConfig, config_field
+    if "config" in trial.user_attrs:
+        return RunConfig(**trial.user_attrs["config"])
+    doc = {}
+    for word in trial.user_attrs["argv"]:
+        name, has_value, value = word[2:].partition("=")
+        field = config_field(name.replace("-", "_"))
+        if not has_value:
+            negated = field is None and name.startswith("no-")
+            doc[name[3:] if negated else name] = not negated
+        elif field is not None and isinstance(field.metadata["constraint"], Repeated):
+            doc.setdefault(name, []).append(value)
+        else:
+            doc[name] = value
+    return RunConfig(**settings_from(doc, f"trial #{trial.number}"))
 
 
 def test_accuracy(study, objective):
