@@ -228,3 +228,15 @@ def test_nothing_in_the_library_names_the_book_shim():
         text = path.read_text()
         assert "last_run" not in text, path
         assert "import network2" not in text and "network2.Network" not in text, path
+
+
+def test_experiments_fit_names_hidden_and_output_neurons_and_takes_the_cost_that_belongs(
+        tiny_data):
+    from nndl.experiments.common import fit
+    net, history = fit(tiny_data, [4, 6, 3], 2, 0.5, hidden="relu", output="softmax",
+                       monitor=("training_cost",))
+    assert [a.name for a in net.activations] == ["relu", "softmax"]
+    assert net.cost.name == "log-likelihood" and len(history) == 2
+    assert all(np.isfinite(r["training_cost"]) for r in history)
+    plain, _ = fit(tiny_data, [4, 6, 3], 1, 0.5, regularization="none", lmbda=3.0)
+    assert plain.cost.name == "cross-entropy"

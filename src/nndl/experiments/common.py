@@ -35,6 +35,8 @@ def fit(training, sizes, epochs, eta, *, lmbda=0.0, regularization="l2", init="d
     epoch."""
     from ..data import Dataset, Splits
     from ..run import RunConfig, build, make_network
+    if regularization in ("none", None):          # no penalty: L2 with lambda 0
+        regularization, lmbda = "l2", 0.0
     config = RunConfig(sizes=sizes, epochs=epochs, eta=eta, lmbda=lmbda,
                        regularization=regularization, init=init, seed=seed,
                        batch_size=mini_batch_size, dtype=dtype, cost=cost, activation=hidden,
