@@ -22,7 +22,8 @@ per-example code to rounding error (see tests/test_book_exactness.py).
 
 Differences a reader may notice: ``Network`` takes an optional ``seed``;
 ``SGD`` shuffles with the network's seeded generator and does not reorder the
-caller's list in place.
+caller's list in place.  ``SGD`` trains the nndl network it holds through
+``nndl.run.build``, the same assembly as ``nndl train``.
 """
 
 import numpy as np
@@ -30,10 +31,11 @@ import numpy as np
 from nndl import costs as _costs
 from nndl import persistence as _persistence
 from nndl.bookdata import as_dataset, vectorized_result
+from nndl.data import Dataset, Splits
 from nndl.network import Network as _Network
 from nndl.regularization import make_regularization
 from nndl.optimizers import SGD as _SGD
-from nndl.training import Monitor, train
+from nndl.run import RunConfig, build
 
 QuadraticCost = _costs.QuadraticCost
 CrossEntropyCost = _costs.CrossEntropyCost
@@ -43,23 +45,57 @@ __all__ = ["Network", "QuadraticCost", "CrossEntropyCost", "LogLikelihoodCost",
            "load", "vectorized_result", "sigmoid", "sigmoid_prime"]
 
 
-class Network(_Network):
+def _shared(name, doc):
+    """An attribute read from and written to the nndl network held inside."""
+    return property(lambda self: getattr(self._net, name),
+                    lambda self, value: setattr(self._net, name, value), doc=doc)
+
+
+class Network:
     """network2.py's Network: ``Network(sizes, cost=CrossEntropyCost)``.
 
-    ``weights[l]`` has shape (n_out, n_in) and ``biases[l]`` (n_out, 1), as in
-    the book; both lists may be read and assigned.
+    It holds an ``nndl.network.Network`` (``self._net``, in float64 by
+    default) and converts the book's column vectors and lists of ``(x, y)``
+    pairs at its edge.  ``weights[l]`` has shape (n_out, n_in) and
+    ``biases[l]`` (n_out, 1), as in the book; both lists may be read and
+    assigned, whole or element by element.
     """
 
+    weights = _shared("weights", "The weight matrices, one per layer after the input.")
+    biases = _shared("biases", "The bias columns, one per layer after the input.")
+    sizes = property(lambda self: self._net.sizes, doc="Neurons per layer, input first.")
+    num_layers = property(lambda self: self._net.num_layers, doc="The number of layers.")
+    cost = property(lambda self: self._net.cost, doc="The cost class.")
+    activations = property(lambda self: self._net.activations, doc="One per layer.")
+    dtype = property(lambda self: self._net.dtype, doc="The float type computed in.")
+    rng = property(lambda self: self._net.rng, doc="The generator that shuffles.")
+    seed = property(lambda self: self._net.seed, doc="The seed of ``rng``.")
+
     def __init__(self, sizes, cost=CrossEntropyCost, seed=None, dtype="float64", **kwargs):
-        super().__init__(sizes, cost=cost, dtype=dtype, seed=seed, **kwargs)
+        self._net = _Network(sizes, cost=cost, dtype=dtype, seed=seed, **kwargs)
+
+    def default_weight_initializer(self):
+        """Weights from N(0, 1/n_in), biases from N(0, 1) (the book's default)."""
+        self._net.default_weight_initializer()
+
+    def large_weight_initializer(self):
+        """Weights and biases from N(0, 1), as in chapter 1."""
+        self._net.large_weight_initializer()
+
+    def check_params(self):
+        """Make the weights and biases the network's shapes and dtype."""
+        self._net.check_params()
 
     def feedforward(self, a):
         """Return the output for input ``a``: a book-style (n_in, 1) column
         gives a (n_out, 1) column; rows of examples give rows of outputs."""
         a = np.asarray(a)
-        if a.ndim == 2 and a.shape[1] == 1 and a.shape[0] == self.sizes[0]:
-            return super().feedforward(a.T).T
-        return super().feedforward(a)
+        if self._is_column(a):
+            return self._net.feedforward(a.T).T
+        return self._net.feedforward(a)
+
+    def _is_column(self, a):
+        return a.ndim == 2 and a.shape[1] == 1 and a.shape[0] == self.sizes[0]
 
     def SGD(self, training_data, epochs, mini_batch_size, eta,
             lmbda=0.0,
@@ -97,27 +133,26 @@ class Network(_Network):
         Afterwards ``self.last_run`` holds the stop reason (None if every
         epoch ran), the best epoch, the learning rate of each epoch and the engine.
         """
-        from nndl.callbacks import EarlyStopping, HalvingSchedule
-        from nndl.dropout import Dropout
-        from nndl.optimizers import make_optimizer
-        from nndl.regularization import MaxNorm
         training = as_dataset(training_data, self.sizes[0])
         evaluation = as_dataset(evaluation_data, self.sizes[0]) if evaluation_data else None
+        flags = {"training-cost": monitor_training_cost,
+                 "training-accuracy": monitor_training_accuracy,
+                 "evaluation-cost": monitor_evaluation_cost,
+                 "evaluation-accuracy": monitor_evaluation_accuracy}
+        config = RunConfig(
+            sizes=self.sizes, epochs=epochs, batch_size=mini_batch_size, eta=eta,
+            lmbda=lmbda, regularization=regularization, cost=self.cost.name,
+            output=self.activations[-1].name, momentum=momentum, nesterov=nesterov,
+            dropout=dropout, input_dropout=input_dropout, max_norm=max_norm,
+            early_stopping=early_stopping_n or None,
+            lr_schedule=("halve", lr_schedule) if lr_schedule else None,
+            monitor=tuple(name for name, on in flags.items() if on), progress="off",
+            test=False, dtype=np.dtype(self.dtype).name)
+        empty = Dataset(np.empty((0, self.sizes[0])), np.empty(0, dtype=np.int64))
+        run = build(config, Splits(training, evaluation or empty, empty), network=self._net)
         printer = _BookPrinter(len(training), len(evaluation) if evaluation else 0)
-        monitor = Monitor(monitor_training_cost, monitor_training_accuracy,
-                          monitor_evaluation_cost, monitor_evaluation_accuracy)
-        callbacks = [monitor]
-        if early_stopping_n:
-            callbacks.append(EarlyStopping(early_stopping_n))
-        if lr_schedule:
-            callbacks.append(HalvingSchedule(lr_schedule))
-        state = train(
-            self, training, epochs, mini_batch_size, make_optimizer(eta, momentum, nesterov),
-            regularization=make_regularization(regularization, lmbda),
-            evaluation=evaluation, callbacks=callbacks + [printer],
-            dropout=Dropout(dropout, input_dropout) if dropout or input_dropout else None,
-            constraint=MaxNorm(max_norm) if max_norm else None)
-        best = [cb.best_epoch for cb in callbacks[1:]]
+        state = run.train([printer], check_divergence=False)
+        best = [cb.best_epoch for cb in run.steering]
         self.last_run = {"stop_reason": state.stop, "best_epoch": best[0] if best else None,
                          "etas": [r["eta"] for r in state.history], "engine": state.engine}
         return printer.results()
@@ -129,7 +164,7 @@ class Network(_Network):
         data = as_dataset(mini_batch, self.sizes[0])
         self.check_params()
         y = np.eye(self.sizes[-1], dtype=self.dtype)[data.labels]
-        sgd_step(self, data.images.astype(self.dtype), y, _SGD(eta),
+        sgd_step(self._net, data.images.astype(self.dtype), y, _SGD(eta),
                  make_regularization("l2", lmbda), n)
 
     def backprop(self, x, y, masks=None):
@@ -137,30 +172,37 @@ class Network(_Network):
         with rows of examples, the gradient summed over them (through the
         dropout ``masks``, if any)."""
         x, y = np.asarray(x), np.asarray(y)
-        if x.ndim == 2 and x.shape[1] == 1 and x.shape[0] == self.sizes[0]:
-            return super().backprop(x.T.astype(self.dtype), y.T.astype(self.dtype), masks)
-        return super().backprop(x, y, masks)
+        if self._is_column(x):
+            return self._net.backprop(x.T.astype(self.dtype), y.T.astype(self.dtype), masks)
+        return self._net.backprop(x, y, masks)
+
+    def forward(self, x, masks=None):
+        """Every layer's output for rows of examples (see nndl's ``Network.forward``)."""
+        return self._net.forward(x, masks)
+
+    def predict(self, x, batch_size=10000):
+        """The most active output neuron for each row of ``x``."""
+        return self._net.predict(x, batch_size)
 
     def accuracy(self, data, convert=False):
         """Return the number of inputs in ``data`` classified correctly.
 
-        ``convert`` is accepted for compatibility: labels are recognised
-        whether they are one-hot columns (training data) or integers.
+        ``data`` is book-style: a list of ``(x, y)`` pairs, labels one-hot
+        columns (training data) or integers; ``convert`` is accepted for
+        compatibility.
         """
-        if isinstance(data, np.ndarray):   # nndl's own signature: (x, labels)
-            raise TypeError("network2.Network.accuracy takes book-style data")
         d = as_dataset(data, self.sizes[0])
-        return super().accuracy(d.images, d.labels)
+        return self._net.accuracy(d.images, d.labels)
 
     def total_cost(self, data, lmbda, convert=False):
         """Return the mean cost over ``data`` plus 0.5*(lmbda/len(data))*sum w^2,
         as in the book."""
         d = as_dataset(data, self.sizes[0])
-        return super().total_cost(d.images, d.labels, make_regularization("l2", lmbda))
+        return self._net.total_cost(d.images, d.labels, make_regularization("l2", lmbda))
 
     def save(self, filename):
         """Save the network to ``filename`` as JSON (readable by ``load``)."""
-        _persistence.save(self, filename)
+        _persistence.save(self._net, filename)
 
 
 def load(filename):

@@ -29,8 +29,8 @@ def die_on_call(module, name, n):
 if __name__ == "__main__":
     mode, n, argv = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
     if mode == "batch":
-        import nndl.training
-        die_on_call(nndl.training, "sgd_step", n)
+        import nndl.engines.reference
+        die_on_call(nndl.engines.reference, "sgd_step", n)
     elif mode == "manifest":
         import nndl.checkpoint
         die_on_call(nndl.checkpoint, "atomic_write_text", n)

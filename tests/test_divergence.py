@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-import nndl.training
+import nndl.engines.reference
 from nndl import DivergenceError, Network
 from nndl.cli import main
 from nndl.divergence import DivergenceCheck
@@ -77,14 +77,14 @@ def test_cli_exits_3_and_keeps_checkpoint_model_and_metrics(idx, tmp_path, capsy
     before = {p: p.read_bytes() for p in [model, metrics, *ck.iterdir()]}
     capsys.readouterr()
 
-    step, calls = nndl.training.sgd_step, [0]
+    step, calls = nndl.engines.reference.sgd_step, [0]
 
     def poisoned_step(network, *args):   # NaN just before the 10th step after resuming
         calls[0] += 1
         if calls[0] == 10:
             network.weights[0][3, 3] = np.nan
         return step(network, *args)
-    monkeypatch.setattr(nndl.training, "sgd_step", poisoned_step)
+    monkeypatch.setattr(nndl.engines.reference, "sgd_step", poisoned_step)
     code = main(_flags(idx, "--epochs", "4", "--engine", "reference", "--resume", str(ck),
                        *outputs))
     err = capsys.readouterr().err

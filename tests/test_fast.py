@@ -9,6 +9,8 @@ the engines do not know must make training fall back to the reference.
 import numpy as np
 import pytest
 
+import network2
+
 from nndl import engines
 from nndl.data import Dataset
 from nndl.engines import Step, numba_engine
@@ -273,6 +275,14 @@ def test_every_registered_engine_declares_the_protocol():
         assert isinstance(cls.stops_on_divergence, bool) and cls.description
     with pytest.raises(TypeError, match="must declare stops_on_divergence"):
         type("Undeclared", (engines.Engine,), {"name": "x", "description": "y"})
+
+
+def test_network2_trains_on_the_fast_engine_in_float64():
+    """The book shim trains the nndl network it holds, so it may use the
+    fast engine; test_book_exactness.py holds it to 1e-9 of the book."""
+    net = network2.Network([36, 20, 4], seed=1)
+    net.SGD(sparse_data(), 1, 10, 0.5)
+    assert net.last_run["engine"] == "numba" and net.weights[0].dtype == np.float64
 
 
 @pytest.mark.parametrize("engine", ["reference", "numba", "blas"])

@@ -7,23 +7,28 @@ import pytest
 
 from nndl.callbacks import WallClock
 from nndl.cli import build_parser
-from nndl.options import preset_names, read_preset, to_argv
+from nndl.options import preset_names, read_preset, settings_from, to_argv
+from nndl.run import RunConfig
 from test_cli import run_cli
 
 
-def test_every_shipped_preset_is_a_valid_train_command_line():
+def test_every_shipped_preset_is_a_valid_train_configuration_and_command_line():
     names = preset_names()
     assert "best" in names
     train = build_parser().subcommands["train"]
     for name in names:
-        argv = to_argv(read_preset(name), train, f"preset {name}")
-        args = train.parse_args(argv)               # the train parser's own checks pass
-        assert args.epochs >= 1
+        config = RunConfig(**settings_from(read_preset(name), f"preset {name}"))
+        assert config.epochs >= 1
+        parsed = train.parse_args(to_argv(config))      # the command line it prints parses
+        given = {k: v for k, v in vars(parsed).items() if k in RunConfig.__dataclass_fields__}
+        assert RunConfig(**given) == config
 
 
 def test_a_list_for_a_repeatable_flag_becomes_one_flag_per_item():
     train = build_parser().subcommands["train"]
-    argv = to_argv({"expand": ["elastic:alpha=34,sigma=4", "affine:rotate=5"]}, train, "t")
+    config = RunConfig(**settings_from(
+        {"expand": ["elastic:alpha=34,sigma=4", "affine:rotate=5"]}, "t"))
+    argv = to_argv(config)
     assert argv == ["--expand=elastic:alpha=34,sigma=4", "--expand=affine:rotate=5"]
     assert train.parse_args(argv).expand == ["elastic:alpha=34,sigma=4", "affine:rotate=5"]
 

@@ -13,9 +13,9 @@ import optuna
 import pytest
 from reliability_helpers import make_idx_dir
 
-from nndl.cli import build_parser, main
-from nndl.errors import ConfigError
-from nndl.search.objective import Diverged, DivergenceGuard, Objective
+from nndl.cli import main
+from nndl.errors import ConfigError, DivergenceError
+from nndl.search.objective import Objective
 from nndl.search.space import Space
 from nndl.search.study import make_sampler, open_storage
 
@@ -99,13 +99,11 @@ def test_bad_space_is_one_line_error_before_any_trial(tmp_path, idx_dir, capsys,
 
 
 def test_grid_needs_finite_values_and_gp_names_what_is_missing(monkeypatch):
-    parser = build_parser().subcommands["train"]
-    space = Space.from_dict({"eta": {"type": "float", "low": 0.1, "high": 1.0}}, parser)
+    space = Space.from_dict({"eta": {"type": "float", "low": 0.1, "high": 1.0}})
     with pytest.raises(ConfigError, match="step"):
         make_sampler("grid", space)
     stepped = Space.from_dict({"eta": {"type": "float", "low": 0.1, "high": 0.3, "step": 0.1},
-                               "batch-size": {"type": "int", "low": 5, "high": 15, "step": 5}},
-                              parser)
+                               "batch-size": {"type": "int", "low": 5, "high": 15, "step": 5}})
     assert stepped.grid() == {"eta": [0.1, 0.2, 0.3], "batch-size": [5, 10, 15]}
     import importlib.util
     real = importlib.util.find_spec
@@ -116,29 +114,27 @@ def test_grid_needs_finite_values_and_gp_names_what_is_missing(monkeypatch):
 
 
 # ------------------------------------------------------------ divergence
-def test_divergence_guard_stops_on_nan_weights_and_on_nan_cost():
-    class State:
-        epoch = 0
-        history = [{"evaluation_cost": 0.5}]
-        network = type("Net", (), {"weights": [np.ones((2, 2))], "biases": [np.zeros((2, 1))]})
-
-    DivergenceGuard().on_epoch_end(State)                   # finite: nothing happens
-    State.network.weights = [np.array([[np.nan]])]
-    with pytest.raises(Diverged, match="weights"):
-        DivergenceGuard().on_epoch_end(State)
-    State.network.weights = [np.ones((2, 2))]
-    State.history = [{"training_cost": np.inf}]
-    with pytest.raises(Diverged, match="training cost"):
-        DivergenceGuard().on_epoch_end(State)
+def test_a_trial_that_diverges_is_stopped_by_the_runs_own_divergence_check(tmp_path, idx_dir):
+    """No guard of its own: the trial's run stops at the diverging batch
+    (DivergenceCheck) and the trial is pruned with that reason."""
+    space = Space.from_dict({"dataset": f"idx:{idx_dir}", "validation-size": 100, "epochs": 3,
+                             "cost": "quadratic", "output": "linear", "activation": "relu",
+                             "sizes": "64,8,4",
+                             "eta": {"type": "categorical", "choices": [1e200]}})
+    study = optuna.create_study(direction="maximize")
+    with np.errstate(all="ignore"):
+        study.optimize(Objective(space), n_trials=1)
+    trial = study.trials[0]
+    assert trial.state == optuna.trial.TrialState.PRUNED
+    assert trial.user_attrs["reason"].startswith("diverged at epoch 1, batch")
 
 
 def test_a_diverging_trial_is_pruned_with_its_reason(tmp_path, idx_dir, monkeypatch):
-    parser = build_parser().subcommands["train"]
-    space = Space.from_toml(space_file(tmp_path, idx_dir), parser)
-    objective = Objective(space, parser)
+    space = Space.from_toml(space_file(tmp_path, idx_dir))
+    objective = Objective(space)
 
-    def explode(argv, splits, callbacks=()):
-        raise Diverged("diverged: weights not finite after epoch 2")
+    def explode(config, splits, callbacks=()):
+        raise DivergenceError("diverged at epoch 2, batch 3: the output biases became NaN")
     monkeypatch.setattr(objective, "train", explode)
     study = optuna.create_study(direction="maximize")
     study.optimize(objective, n_trials=1)
@@ -232,3 +228,16 @@ def test_search_killed_with_sigkill_resumes_and_keeps_every_finished_trial(tmp_p
     assert len(finished) == 5                           # the target, counting the first run's
     kept = {t.number: (t.params, t.value) for t in finished if t.number in before}
     assert kept == before                                # nothing finished was lost or changed
+
+
+def test_a_trial_stored_with_only_its_command_line_words_still_gives_its_config():
+    """Studies stored before trials recorded their config keep working."""
+    from types import SimpleNamespace
+
+    from nndl.search.report import best_config
+    old = SimpleNamespace(number=3, user_attrs={"argv": [
+        "--dataset=idx:d", "--validation-size=100", "--sizes=64,4,4", "--eta=0.68", "--seed=0",
+        "--momentum=0.9", "--nesterov", "--no-test", "--expand=shift:pixels=1"]})
+    config = best_config(old)
+    assert (config.sizes, config.eta, config.nesterov, config.test, config.expand) == \
+        ((64, 4, 4), 0.68, True, False, ("shift:pixels=1",))

@@ -16,6 +16,7 @@ import numpy as np
 
 from .errors import ConfigError
 from .network import count_correct
+from .params import FRACTION, POSITIVE, Interval
 
 
 def evaluation_accuracy(state):
@@ -37,9 +38,7 @@ def require_evaluation(state, who):
 
 def check_int(value, what, minimum=1):
     """Return ``value`` if it is an integer >= ``minimum``, else raise ConfigError."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ConfigError(f"{what} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
+    return Interval(int, minimum, None).check(value, what)
 
 
 class BestTracker:
@@ -170,10 +169,8 @@ class GainRateStopping(EarlyStopping):
 
     def __init__(self, window=5, min_gain=0.002, restore_best=True):
         super().__init__(patience=window, restore_best=restore_best)
-        if not (isinstance(min_gain, (int, float, np.floating)) and 0 <= min_gain < 1):
-            raise ConfigError(f"the minimum gain must be a fraction in [0, 1), got {min_gain!r}")
         self.window = self.patience
-        self.min_gain = float(min_gain)
+        self.min_gain = FRACTION.check(min_gain, "the minimum gain (a fraction)")
         self.best_history = []
 
     def observe(self):
@@ -214,11 +211,9 @@ class HalvingSchedule:
 
     def __init__(self, patience=10, factor=0.5, min_ratio=1 / 128):
         self.patience = check_int(patience, "the schedule's patience")
-        if not 0 < factor < 1:
-            raise ConfigError(f"the learning-rate factor must be in (0, 1), got {factor!r}")
-        if not 0 < min_ratio < 1:
-            raise ConfigError(f"the final learning-rate ratio must be in (0, 1), got {min_ratio!r}")
-        self.factor, self.min_ratio = float(factor), float(min_ratio)
+        ratio = Interval(float, 0, 1, closed="neither")
+        self.factor = ratio.check(factor, "the learning-rate factor")
+        self.min_ratio = ratio.check(min_ratio, "the final learning-rate ratio")
         self.eta0 = None
         self.cuts = 0
         self.tracker = BestTracker()
@@ -264,9 +259,7 @@ class StepSchedule:
 
     def __init__(self, every, factor):
         self.every = check_int(every, "the step schedule's epoch count")
-        if not factor > 0:
-            raise ConfigError(f"the step schedule's factor must be > 0, got {factor!r}")
-        self.factor = float(factor)
+        self.factor = POSITIVE.check(factor, "the step schedule's factor")
         self.eta0 = None
 
     def on_train_begin(self, state):
@@ -376,9 +369,7 @@ class TimeLimit:
     """
 
     def __init__(self, seconds):
-        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds > 0:
-            raise ConfigError(f"the time limit must be a number of seconds > 0, got {seconds!r}")
-        self.seconds = float(seconds)
+        self.seconds = POSITIVE.check(seconds, "the time limit in seconds")
         self.start = self.last = None
         self.recent = []
 

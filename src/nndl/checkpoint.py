@@ -421,3 +421,37 @@ def _short(value, limit=60):
     """Return repr(value), cut to ``limit`` characters for error messages."""
     r = repr(value)
     return r if len(r) <= limit else r[:limit] + "..."
+
+
+#: Options that may change between a run and its resumption: they do not change the result.
+RESUME_MAY_DIFFER = ("progress", "save", "metrics_out", "checkpoint", "resume", "epochs",
+                     "time_limit", "test")
+#: Where options came from (older checkpoints record them): the options themselves are compared.
+SOURCES = ("preset", "config")
+
+
+def check_same_config(directory, saved, current):
+    """Refuse to resume a run whose settings differ from the checkpoint's, naming each.
+
+    ``saved`` and ``current`` map option names to values (as JSON gives
+    them back); the sources of the options (``preset``, ``config``) and the
+    options in ``RESUME_MAY_DIFFER`` are not compared.
+    """
+    diffs = []
+    for key in sorted((set(saved) | set(current)) - set(SOURCES) - set(RESUME_MAY_DIFFER)):
+        if saved.get(key) != current.get(key):
+            what = "training data" if key == "training_data_sha256" else \
+                "--" + key.replace("_", "-")
+            diffs.append(f"{what} {_show(saved.get(key))} (now {_show(current.get(key))})")
+    if diffs:
+        raise ConfigError(f"--resume {directory}: the checkpoint was made with different "
+                          f"settings: {'; '.join(diffs)}; rerun with the checkpoint's settings")
+
+
+def _show(value):
+    """An option value as it is typed: lists comma-separated, data digests shortened."""
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    if isinstance(value, str) and len(value) == 64:
+        return value[:12] + "..."
+    return str(value)

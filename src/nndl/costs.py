@@ -114,6 +114,19 @@ def get_cost(name_or_class):
     return name_or_class
 
 
+#: The cost that belongs with each output activation (the chapter's pairs:
+#: sigmoid with cross-entropy, softmax with log-likelihood, and linear with
+#: the quadratic cost, equation (68)); no output given means sigmoid.
+COST_FOR_OUTPUT = {"sigmoid": "cross-entropy", "softmax": "log-likelihood",
+                   "linear": "quadratic"}
+
+
+def cost_for_output(output=None):
+    """Return the name of the cost that belongs with the output activation
+    ``output`` (a name, or None for the default sigmoid)."""
+    return COST_FOR_OUTPUT.get(output or "sigmoid", "cross-entropy")
+
+
 def default_output_for(cost):
     """Return the output activation that belongs with a cost: softmax for
     log-likelihood, sigmoid otherwise (as in network2.py)."""

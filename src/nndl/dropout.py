@@ -22,14 +22,12 @@ layer is never dropped.
 
 import numpy as np
 
-from .errors import ConfigError
+from .params import PROBABILITY
 
 
 def check_probability(p, what):
     """Return p as a float in [0, 1), or raise ConfigError naming ``what``."""
-    if not (isinstance(p, (int, float, np.floating, np.integer)) and 0 <= p < 1):
-        raise ConfigError(f"{what} must be a probability in [0, 1), got {p!r}")
-    return float(p)
+    return PROBABILITY.check(p, what)
 
 
 class Dropout:

@@ -211,8 +211,8 @@ class Network:
     # ------------------------------------------------------------ evaluation
     def predict(self, x, batch_size=10000):
         """Return the index of the most active output neuron for each row."""
-        x = Network._as_input(self, x)
-        return np.concatenate([Network.feedforward(self, x[k:k + batch_size]).argmax(axis=1)
+        x = self._as_input(x)
+        return np.concatenate([self.feedforward(x[k:k + batch_size]).argmax(axis=1)
                                for k in range(0, len(x), batch_size)] or
                               [np.empty(0, dtype=np.int64)])
 
@@ -232,14 +232,10 @@ def _dropped(a, mask):
 
 
 def count_correct(net, x, labels):
-    """Return how many rows of ``x`` ``net`` classifies as ``labels``.
-
-    A module function rather than only a method, so that the training loop's
-    monitors work on any network, whatever its ``accuracy`` method looks like
-    (network2's takes book-style lists).
-    """
+    """Return how many rows of ``x`` ``net`` classifies as ``labels``
+    (what ``Network.accuracy`` returns; the training loop's monitors call it)."""
     labels = check_labels(net, x, labels)
-    return int(np.count_nonzero(Network.predict(net, x) == labels))
+    return int(np.count_nonzero(net.predict(x) == labels))
 
 
 def mean_cost(net, x, labels, regularization=None, n_train=None, batch_size=10000):
@@ -248,12 +244,12 @@ def mean_cost(net, x, labels, regularization=None, n_train=None, batch_size=1000
     As in network2.py the penalty is divided by the size of the data set
     being measured (``n_train`` overrides that).
     """
-    x = Network._as_input(net, x)
+    x = net._as_input(x)
     labels = check_labels(net, x, labels)
     n = len(x)
     total = 0.0
     for k in range(0, n, batch_size):
-        activations, z = Network.forward(net, x[k:k + batch_size])
+        activations, z = net.forward(x[k:k + batch_size])
         y = one_hot(labels[k:k + batch_size], net.sizes[-1], net.dtype)
         total += net.cost.fn(activations[-1], y, z=z)
     cost = total / n

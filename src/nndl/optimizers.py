@@ -14,20 +14,15 @@ interrupted run needs to continue exactly (the learning rate, and for
 momentum the velocities).
 """
 
-import math
-import numbers
-
 import numpy as np
 
 from .errors import ConfigError
+from .params import LEARNING_RATE, MOMENTUM
 
 
 def check_eta(eta):
     """Return ``eta`` as a float, or raise ConfigError unless it is a finite number > 0."""
-    if (isinstance(eta, bool) or not isinstance(eta, numbers.Real)
-            or not math.isfinite(eta) or not eta > 0):
-        raise ConfigError(f"eta must be a finite number > 0, got {eta!r}")
-    return float(eta)
+    return LEARNING_RATE.check(eta, "eta")
 
 
 class SGD:
@@ -83,10 +78,7 @@ class Momentum:
 
     def __init__(self, eta, mu=0.9, nesterov=False):
         self.eta = check_eta(eta)
-        if not (isinstance(mu, (int, float, np.floating, np.integer)) and 0 <= mu < 1):
-            raise ConfigError(f"the momentum co-efficient mu must be in [0, 1), got {mu!r}: "
-                              "with mu >= 1 nothing damps the velocity")
-        self.mu = float(mu)
+        self.mu = MOMENTUM.check(mu, "the momentum co-efficient mu")
         self.nesterov = bool(nesterov)
         self.velocities = None
 

@@ -1,19 +1,23 @@
-"""``nndl train`` options as data: TOML files and generated command lines.
+"""``nndl train`` options as data: TOML files, presets and generated command lines.
 
-A config file (``nndl train --config FILE``) and a search trial both describe
-a training run as a mapping from ``nndl train`` flag names (without the
-leading ``--``) to values.  Instead of a second, hand-kept list of options,
-the mapping is turned back into a command line and handed to the train
-parser itself, so every flag ``nndl train`` accepts -- today's and any added
-later -- works in a file or a search space, with the same checks and the same
-error messages.
+A config file (``nndl train --config FILE``), a preset and a search space
+describe a training run as a mapping from ``nndl train`` flag names (without
+the leading ``--``) to values.  Each name is a field of
+``nndl.run.RunConfig`` and each value is converted by that field's own
+constraint (``nndl.params``), as its flag's text would be, so every option
+``nndl train`` accepts -- today's and any added later -- works in a file or
+a search space, with the same checks and messages.  The other way round,
+``to_argv`` and ``to_toml`` write a config out as flags or as a file.
 """
 
-import argparse
 import difflib
+import json
+import math
 import sys
+from dataclasses import fields
 
 from .errors import ConfigError
+from .params import Flag, Repeated
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -39,58 +43,111 @@ def read_toml(path):
         raise ConfigError(f"{path}: {e.strerror or e}") from None
 
 
-def option_actions(parser):
-    """Map each long flag of ``parser`` (without '--') to its argparse action."""
-    actions = {}
-    for action in parser._actions:      # argparse's documented-in-practice action list
-        for flag in action.option_strings:
-            if flag.startswith("--"):
-                actions[flag[2:]] = action
-    return actions
+def _fields():
+    from .run import RunConfig
+    return {f.name.replace("_", "-"): f for f in fields(RunConfig)}
 
 
-def check_option(name, actions, source):
-    """Raise ConfigError unless ``name`` is a settable flag of the parser."""
-    if name in actions and name not in NOT_SETTABLE:
-        return actions[name]
-    close = difflib.get_close_matches(name, [a for a in actions if a not in NOT_SETTABLE], n=1)
+def check_option(name, source):
+    """Return the RunConfig field of the flag ``name``, or raise ConfigError."""
+    known = _fields()
+    if name in known and name not in NOT_SETTABLE:
+        return known[name]
+    close = difflib.get_close_matches(name, [a for a in known if a not in NOT_SETTABLE], n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     raise ConfigError(f"{source}: unknown option {name!r}: not an 'nndl train' flag{hint}")
 
 
-def to_argv(settings, parser, source):
-    """Turn ``{flag: value}`` into command-line words the parser understands.
+def settings_from(doc, source):
+    """Turn ``{flag: value}`` (from TOML, a preset or a search trial) into
+    ``{field: value}`` for RunConfig, each value converted by its field's
+    constraint: strings and numbers as their flag's text would be, lists
+    comma-separated (``sizes = [784, 30, 10]``), booleans for switches.
+    Errors name ``source`` and the key."""
+    out = {}
+    for name, value in doc.items():
+        f = check_option(name, source)
+        constraint = f.metadata["constraint"]
+        if isinstance(value, dict):
+            raise ConfigError(f"{source}: {name} takes a single value, not a table")
+        if isinstance(constraint, Flag) != isinstance(value, bool):
+            if isinstance(constraint, Flag):
+                raise ConfigError(f"{source}: {name} is a switch; give true or false, "
+                                  f"not {value!r}")
+            raise ConfigError(f"{source}: {name} takes a value, not {str(value).lower()}")
+        if f.metadata["group"]:
+            clash = [n for n in out if _fields()[n.replace("_", "-")].metadata["group"]
+                     == f.metadata["group"]]
+            if clash:
+                raise ConfigError(f"{source}: give {clash[0].replace('_', '-')} or {name}, "
+                                  "not both")
+        out[f.name] = constraint.convert(value, f"{source}: {name}")
+    return out
 
-    Strings and numbers become ``--flag=value``; lists become comma-separated
-    (``sizes = [784, 30, 10]``); booleans switch flags that take no value
-    (``true`` gives ``--flag``).  Unknown names raise ConfigError naming
-    ``source``.
-    """
-    actions = option_actions(parser)
+
+def merge_settings(earlier, later):
+    """``earlier`` updated by ``later``; a later option also drops the
+    earlier ones it excludes (``lmbda-per-example`` drops ``lmbda``)."""
+    groups = {f.name: f.metadata["group"] for f in _fields().values()}
+    merged = {k: v for k, v in earlier.items()
+              if not any(groups[k] and groups[k] == groups[n] and n != k for n in later)}
+    merged.update(later)
+    return merged
+
+
+def changed(config, base=None):
+    """The options of ``config`` that differ from ``base`` (the defaults),
+    as ``{flag name: value}``."""
+    from .run import RunConfig
+    base = base or RunConfig()
+    return {f.name.replace("_", "-"): getattr(config, f.name) for f in fields(config)
+            if getattr(config, f.name) != getattr(base, f.name)}
+
+
+def to_argv(config, base=None):
+    """The ``nndl train`` words for the options of ``config`` that differ
+    from the defaults: ``--flag=text`` (once per item for a repeatable flag),
+    ``--switch`` / ``--no-switch``."""
     argv = []
-    for name, value in settings.items():
-        action = check_option(name, actions, source)
-        argv.extend(_words(name, value, action, source))
+    for name, value in changed(config, base).items():
+        constraint = _fields()[name].metadata["constraint"]
+        if isinstance(constraint, Flag):
+            argv.append(f"--{name}" if value else f"--no-{name}")
+        elif isinstance(constraint, Repeated):
+            argv.extend(f"--{name}={constraint.item.format(v)}" for v in value)
+        elif value is not None:
+            argv.append(f"--{name}={constraint.format(value)}")
     return argv
 
 
-def _words(name, value, action, source):
-    """The command-line words for one setting."""
-    if action.nargs == 0:                       # a switch: store_true, store_false, ...
-        if not isinstance(value, bool):
-            raise ConfigError(f"{source}: {name} is a switch; give true or false, not {value!r}")
-        if isinstance(action, argparse.BooleanOptionalAction):
-            return [f"--{name}" if value else f"--no-{name}"]
-        return [f"--{name}"] if value == action.const else []
-    if isinstance(value, bool):
-        raise ConfigError(f"{source}: {name} takes a value, not {str(value).lower()}")
-    if isinstance(value, list) and isinstance(action, argparse._AppendAction):
-        return [f"--{name}={v}" for v in value]     # a repeatable flag: once per item
-    if isinstance(value, list):
-        value = ",".join(str(v) for v in value)
-    elif isinstance(value, dict):
-        raise ConfigError(f"{source}: {name} takes a single value, not a table")
-    return [f"--{name}={value}"]
+def to_toml(config, base=None):
+    """The options of ``config`` that differ from the defaults, as a TOML
+    file for ``nndl train --config``."""
+    lines = []
+    for name, value in changed(config, base).items():
+        constraint = _fields()[name].metadata["constraint"]
+        if value is None:
+            continue
+        if isinstance(constraint, Flag):
+            text = "true" if value else "false"
+        elif isinstance(constraint, Repeated):
+            text = "[" + ", ".join(json.dumps(constraint.item.format(v)) for v in value) + "]"
+        else:
+            text = toml_value(constraint.format(value))
+        lines.append(f"{name} = {text}")
+    return "\n".join(lines) + "\n"
+
+
+def toml_value(text):
+    """A command-line value as TOML: a number if it is one, else a string."""
+    for kind in (int, float):
+        try:
+            number = kind(text)
+        except ValueError:
+            continue
+        if math.isfinite(number):
+            return str(number)
+    return json.dumps(text)
 
 
 def preset_names():
@@ -108,18 +165,3 @@ def read_preset(name):
         raise ConfigError(f"unknown preset {name!r}; choose from {', '.join(preset_names())}")
     text = resources.files(PRESETS_PACKAGE).joinpath(f"{name}.toml").read_text(encoding="utf-8")
     return tomllib.loads(text)
-
-
-def with_settings(argv, command, parser, preset=None, config=None):
-    """Return ``argv`` with the settings of the ``preset`` and then of the
-    TOML file ``config`` inserted right after ``command``: flags given on the
-    command line (which come later) override the file's, and the file's
-    override the preset's."""
-    inserted = []
-    if preset:
-        inserted += to_argv(read_preset(preset), parser, f"preset {preset}")
-    if config:
-        inserted += to_argv(read_toml(config), parser, config)
-    at = argv.index(command) + 1
-    return argv[:at] + inserted + argv[at:]
-

@@ -10,20 +10,15 @@ and written as a gradient term it composes with any optimiser (momentum adds
 it to the velocity).  Biases are never regularised, as in the chapter.
 """
 
-import math
-import numbers
-
 import numpy as np
 
 from .errors import ConfigError
+from .params import PENALTY, POSITIVE
 
 
 def check_lmbda(lmbda):
     """Return ``lmbda`` as a float, or raise ConfigError unless it is a finite number >= 0."""
-    if (isinstance(lmbda, bool) or not isinstance(lmbda, numbers.Real)
-            or not math.isfinite(lmbda) or not lmbda >= 0):
-        raise ConfigError(f"lmbda must be a finite number >= 0, got {lmbda!r}")
-    return float(lmbda)
+    return PENALTY.check(lmbda, "lmbda")
 
 
 class NoRegularization:
@@ -95,9 +90,7 @@ def scale_lmbda(lmbda, n_from, n_to):
 def lmbda_for(lmbda_per_example, n):
     """Return lmbda = lmbda_per_example * n, the lmbda whose decay per step
     (eta * lmbda / n) does not depend on the training-set size n."""
-    if not lmbda_per_example >= 0:
-        raise ConfigError(f"lmbda per example must be >= 0, got {lmbda_per_example}")
-    return lmbda_per_example * n
+    return PENALTY.check(lmbda_per_example, "lmbda per example") * n
 
 
 class MaxNorm:
@@ -115,9 +108,7 @@ class MaxNorm:
     name = "max-norm"
 
     def __init__(self, c):
-        if not (c > 0 and np.isfinite(c)):
-            raise ConfigError(f"the max-norm bound must be a finite number > 0, got {c}")
-        self.c = float(c)
+        self.c = POSITIVE.check(c, "the max-norm bound")
 
     def apply(self, weights):
         """Rescale, in place, every row of every matrix in ``weights`` whose

@@ -16,15 +16,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .callbacks import EarlyStopping
-from .data import Dataset
-from .dropout import Dropout
-from .network import Network
+from .data import Dataset, Splits
 from .optimizers import make_optimizer
-from .regularization import MaxNorm, lmbda_for, make_regularization
-from .training import train
-
-OUTPUT_COST = {"sigmoid": "cross-entropy", "softmax": "log-likelihood", "linear": "quadratic"}
+from .run import RunConfig, build, make_network
 
 
 class NetworkClassifier(ClassifierMixin, BaseEstimator):
@@ -80,10 +74,9 @@ class NetworkClassifier(ClassifierMixin, BaseEstimator):
                              f"one class ({self.classes_[0]!r})")
         self._start(X.shape[1])
         training, evaluation = self._split(Dataset(X, y))
-        callbacks = [EarlyStopping(self.early_stopping)] if self.early_stopping else []
-        state = self._train(training, self.epochs, evaluation, callbacks)
+        run, state = self._train(training, self.epochs, evaluation)
         self.n_iter_ = len(state.history)
-        self.best_epoch_ = callbacks[0].best_epoch if callbacks else None
+        self.best_epoch_ = run.steering[0].best_epoch if run.steering else None
         return self
 
     def partial_fit(self, X, y, classes=None):
@@ -106,17 +99,28 @@ class NetworkClassifier(ClassifierMixin, BaseEstimator):
         unknown = np.setdiff1d(y, self.classes_)
         if unknown.size:
             raise ValueError(f"labels {unknown!r} are not in classes {self.classes_!r}")
-        self._train(Dataset(X, np.searchsorted(self.classes_, y)), 1, None, [])
+        self._train(Dataset(X, np.searchsorted(self.classes_, y)), 1, None)
         self.n_iter_ += 1
         return self
+
+    def _config(self, n_features, epochs=None):
+        """The RunConfig of this estimator's hyper-parameters (no monitoring,
+        no progress bar, no test set)."""
+        return RunConfig(
+            sizes=[n_features, *[int(h) for h in self.hidden_layer_sizes], len(self.classes_)],
+            activation=self.activation, output=self.output, cost=self.cost, eta=self.eta,
+            lmbda_per_example=self.lmbda_per_example, regularization=self.regularization,
+            momentum=self.momentum, nesterov=self.nesterov, dropout=self.dropout,
+            max_norm=self.max_norm, batch_size=self.batch_size,
+            epochs=self.epochs if epochs is None else epochs,
+            early_stopping=self.early_stopping or None, dtype=self.dtype, monitor=(),
+            progress="off", test=False)
 
     def _start(self, n_features):
         """Build the network and optimiser for ``n_features`` inputs."""
         seed = check_random_state(self.random_state).randint(2**31 - 1)
-        sizes = [n_features, *[int(h) for h in self.hidden_layer_sizes], len(self.classes_)]
-        self.network_ = Network(sizes, cost=self.cost or OUTPUT_COST.get(self.output, self.output),
-                                hidden=self.activation, output=self.output, dtype=self.dtype,
-                                seed=seed)
+        config = self._config(n_features).replace(seed=seed)
+        self.network_ = make_network(config, config.sizes)
         self.optimizer_ = make_optimizer(self.eta, self.momentum, self.nesterov)
 
     def _split(self, data):
@@ -130,14 +134,14 @@ class NetworkClassifier(ClassifierMixin, BaseEstimator):
         take = lambda idx: Dataset(data.images[idx], data.labels[idx])  # noqa: E731
         return take(order[n_val:]), take(order[:n_val])
 
-    def _train(self, training, epochs, evaluation, callbacks):
-        """Run nndl's training loop with this estimator's techniques."""
-        return train(self.network_, training, epochs, self.batch_size, self.optimizer_,
-                     regularization=make_regularization(
-                         self.regularization, lmbda_for(self.lmbda_per_example, len(training))),
-                     evaluation=evaluation, callbacks=callbacks,
-                     dropout=Dropout(self.dropout) if self.dropout else None,
-                     constraint=MaxNorm(self.max_norm) if self.max_norm else None)
+    def _train(self, training, epochs, evaluation):
+        """Train ``network_`` through ``nndl.run.build`` with this estimator's
+        techniques; return the run and its final state."""
+        config = self._config(training.images.shape[1], epochs)
+        none = Dataset(np.empty((0, training.images.shape[1])), np.empty(0, dtype=np.int64))
+        run = build(config, Splits(training, evaluation or none, none), network=self.network_,
+                    optimizer=self.optimizer_)
+        return run, run.train()
 
     # -------------------------------------------------------- prediction
     def predict_proba(self, X):

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from . import engines
-from .engines.base import Step
+from .engines.base import Step, minibatches  # noqa: F401  (re-exported)
+from .engines.reference import sgd_step  # noqa: F401  (re-exported: the reference step)
 from .errors import ConfigError, DataError
 from .network import count_correct, mean_cost, one_hot
 from .optimizers import SGD
@@ -161,41 +162,6 @@ def train(network, training, epochs, mini_batch_size, optimizer, *,
             break
     _call(callbacks, "on_train_end", state)
     return state
-
-
-def minibatches(x_all, y_all, order, mini_batch_size, epoch=None):
-    """Yield the epoch's mini-batches ``(x, y)``: the rows of ``x_all`` and
-    ``y_all`` in the shuffled ``order``, ``mini_batch_size`` at a time."""
-    for k in range(0, len(order), mini_batch_size):
-        idx = order[k:k + mini_batch_size]
-        yield x_all.take(idx, axis=0), y_all.take(idx, axis=0)
-
-
-def sgd_step(network, x, y, optimizer, regularization, n, dropout=None, constraint=None):
-    """Take one gradient step on the mini-batch (x, y) out of n training examples.
-
-    The gradient is the mean over the mini-batch, (1/m) sum_x dC_x/dw, plus
-    the regularisation term; the optimiser turns it into a step.  With plain
-    SGD and L2 this is equation (93) exactly.  With ``dropout`` the gradient
-    is that of a thinned network (fresh masks for each mini-batch); a
-    ``constraint`` is applied to the weights after the step.  The gradient
-    arrays are backprop's fresh ones, scaled and regularised in place and
-    then handed to the optimiser as its scratch (see ``nndl.optimizers``).
-    """
-    masks = None
-    if dropout is not None and dropout.active:
-        masks = dropout.masks(network.sizes, len(x), network.dtype)
-    nabla_b, nabla_w = network.backprop(x, y, masks) if masks else network.backprop(x, y)
-    scale = 1.0 / len(x)
-    for g in nabla_w:
-        g *= scale
-    for g in nabla_b:
-        g *= scale
-    for g, w in zip(nabla_w, network.weights):
-        regularization.add_gradient(g, w, n)
-    optimizer.update_params(network.weights + network.biases, nabla_w + nabla_b)
-    if constraint is not None:
-        constraint.apply(network.weights)
 
 
 def _call(callbacks, hook, state):

@@ -7,7 +7,7 @@ names the module and class, imported only when the engine is considered:
   where NumPy's per-call overhead dominates; exploits the zeros in MNIST.
 * ``blas`` (``blas_engine``): buffered NumPy for large mini-batches, where
   the matrix products dominate.
-* ``reference`` (``reference``): ``training.sgd_step``, for everything.
+* ``reference`` (``reference``): ``reference.sgd_step``, for everything.
 
 Each engine's class declares what it can run (``supports``) and what ``auto``
 should use it for (``preference``); see ``base`` for the protocol.

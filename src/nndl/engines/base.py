@@ -57,7 +57,7 @@ class Step:
     """Everything but the network that shapes one run's SGD steps.
 
     ``augment`` is the batch source: None for plain shuffled mini-batches
-    (``training.minibatches``), else an object with the same ``batches(x,
+    (``minibatches`` below), else an object with the same ``batches(x,
     y, order, mini_batch_size, epoch)`` method (an ``nndl.expansion.Expander``).
     ``per_batch_callbacks`` says whether a callback sees (and may change the
     optimiser after) every step: an engine that could not use a learning
@@ -75,7 +75,6 @@ class Step:
 
     def batches(self, x, y, order, epoch):
         """Yield the epoch's mini-batches ``(x, y)`` from the batch source."""
-        from ..training import minibatches
         source = minibatches if self.augment is None else self.augment.batches
         return source(x, y, order, self.mini_batch_size, epoch)
 
@@ -163,3 +162,11 @@ def reference_only_reason(step, *, dropout=False, constraint=False, augment=Fals
     if names:
         return f"{', '.join(names)} run on the reference step"
     return None
+
+
+def minibatches(x_all, y_all, order, mini_batch_size, epoch=None):
+    """Yield the epoch's mini-batches ``(x, y)``: the rows of ``x_all`` and
+    ``y_all`` in the shuffled ``order``, ``mini_batch_size`` at a time."""
+    for k in range(0, len(order), mini_batch_size):
+        idx = order[k:k + mini_batch_size]
+        yield x_all.take(idx, axis=0), y_all.take(idx, axis=0)

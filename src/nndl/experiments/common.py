@@ -1,8 +1,8 @@
 """Helpers the experiments share: the data, one training run, the plots.
 
-Every run goes through the library's own ``Network`` and ``train`` with the
-book's hyper-parameters, so an experiment is a few lines saying *which* runs
-to make and *what* to measure in them.
+Every run goes through the library's own assembly, ``nndl.run.build``, with
+the book's hyper-parameters, so an experiment is a few lines saying *which*
+runs to make and *what* to measure in them.
 """
 
 import contextlib
@@ -11,10 +11,6 @@ import functools
 import numpy as np
 
 from ..errors import ConfigError
-from ..network import Network
-from ..optimizers import SGD
-from ..regularization import make_regularization
-from ..training import Monitor, train
 
 DTYPE = "float32"
 
@@ -28,18 +24,29 @@ def mnist():
 
 def fit(training, sizes, epochs, eta, *, lmbda=0.0, regularization="l2", init="default",
         seed=0, mini_batch_size=10, evaluation=None, monitor=(), callbacks=(),
-        dtype=DTYPE, cost="cross-entropy", augment=None):
+        dtype=DTYPE, cost=None, augment=None, hidden="sigmoid", output=None):
     """Train a fresh network the way network2.py's ``SGD`` does; return
     (network, history).  ``monitor`` names the quantities recorded after each
     epoch: 'training_cost', 'training_accuracy', 'evaluation_cost',
-    'evaluation_accuracy'.  ``augment`` (an ``nndl.expansion.Expander``)
-    distorts the training images afresh every epoch."""
-    net = Network(sizes, cost=cost, init=init, dtype=dtype, seed=seed)
-    callbacks = [Monitor(**{m: True for m in monitor})] + list(callbacks) if monitor else list(callbacks)
-    state = train(net, training, epochs, mini_batch_size, SGD(eta),
-                  regularization=make_regularization(regularization, lmbda),
-                  evaluation=evaluation, callbacks=callbacks, augment=augment)
-    return net, state.history
+    'evaluation_accuracy'.  ``hidden`` and ``output`` name the hidden and
+    output neurons' activation; ``cost`` defaults to the one that belongs
+    with the output layer (cross-entropy for sigmoid).  ``augment`` (an
+    ``nndl.expansion.Expander``) distorts the training images afresh every
+    epoch."""
+    from ..data import Dataset, Splits
+    from ..run import RunConfig, build, make_network
+    if regularization in ("none", None):          # no penalty: L2 with lambda 0
+        regularization, lmbda = "l2", 0.0
+    config = RunConfig(sizes=sizes, epochs=epochs, eta=eta, lmbda=lmbda,
+                       regularization=regularization, init=init, seed=seed,
+                       batch_size=mini_batch_size, dtype=dtype, cost=cost, activation=hidden,
+                       output=output, monitor=tuple(m.replace("_", "-") for m in monitor),
+                       progress="off", test=False)
+    none = Dataset(np.empty((0, training.images.shape[1])), np.empty(0, dtype=np.int64))
+    run = build(config, Splits(training, evaluation or none, none),
+                network=make_network(config, sizes), augment=augment)
+    state = run.train(callbacks, check_divergence=False)   # some experiments look for it
+    return run.network, state.history
 
 
 def column(history, key, scale=1.0):

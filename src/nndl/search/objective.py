@@ -1,42 +1,24 @@
-"""One trial: an ``nndl train`` command line, trained and scored on the
+"""One trial: an ``nndl train`` configuration, trained and scored on the
 validation set.
 
-The trial's options are turned into ``nndl train`` words and parsed by the
-train parser itself, then trained by the same ``prepare_run``/``run_training``
-as ``nndl train``, with two more callbacks: ``DivergenceGuard`` stops a run
-whose weights stop being finite, and ``ReportToTrial`` hands each epoch's
-validation accuracy to Optuna and stops the run when the pruner says it is
-hopeless.  The data is loaded once per process, not once per trial.
+The trial's options become a ``RunConfig`` (each value checked by its
+option's constraint), trained by the same ``nndl.run.build`` / ``Run.train``
+as ``nndl train`` with one more callback, ``ReportToTrial``, which hands each
+epoch's validation accuracy to Optuna and stops the run when the pruner says
+it is hopeless.  A diverging trial is stopped by the run's own
+``DivergenceCheck`` and pruned with its reason.  The data is loaded once per
+process, not once per trial.
 """
 
 import time
 
 import numpy as np
 
-from ..errors import DivergenceError, NNDLError
+from ..errors import DivergenceError
 from ..options import to_argv
-from .space import HIDDEN
 
-TRIAL_FLAGS = ["--monitor=evaluation-accuracy", "--progress=off"]
-
-
-class Diverged(NNDLError):
-    """The weights or biases of a trial stopped being finite numbers."""
-
-
-class DivergenceGuard:
-    """Stop a run as soon as a weight, a bias or a monitored cost is NaN or
-    infinite."""
-
-    def on_epoch_end(self, state):
-        """Raise Diverged if the parameters or this epoch's costs are not finite."""
-        net = state.network
-        if not all(np.isfinite(p).all() for p in net.weights + net.biases):
-            raise Diverged(f"diverged: weights not finite after epoch {state.epoch + 1}")
-        for key, value in state.history[-1].items():
-            if key.endswith("_cost") and not np.isfinite(value):
-                raise Diverged(f"diverged: {key.replace('_', ' ')} {value} after epoch "
-                               f"{state.epoch + 1}")
+#: What every trial sets: the objective is the validation accuracy; no bars.
+TRIAL_OPTIONS = {"monitor": ("evaluation-accuracy",), "progress": "off"}
 
 
 class ReportToTrial:
@@ -61,33 +43,33 @@ class Objective:
     """The function Optuna maximises: validation accuracy after training
     with a trial's options.  Callable as ``objective(trial)``."""
 
-    def __init__(self, space, train_parser):
+    def __init__(self, space, report=None):
         self.space = space
-        self.parser = train_parser
+        self.report = report    # one-line notices of a run (fast monitoring)
         self.data = {}          # (dataset, validation size) -> Splits
 
-    def splits(self, args):
-        """The data named by parsed train flags, loaded once per process."""
+    def splits(self, config):
+        """The data a config names, loaded once per process."""
         from ..data import load_dataset
-        key = (args.dataset, args.validation_size)
+        key = (config.dataset, config.validation_size)
         if key not in self.data:
-            self.data[key] = load_dataset(args.dataset, validation_size=args.validation_size)
+            self.data[key] = load_dataset(config.dataset, validation_size=config.validation_size)
         return self.data[key]
 
-    def command(self, settings):
-        """The ``nndl train`` words for ``settings`` and the data they name."""
-        base = {k: v for k, v in settings.items() if k != HIDDEN}
-        splits = self.splits(self.parser.parse_args(to_argv(base, self.parser, "trial")))
+    def config(self, settings):
+        """The RunConfig for a trial's ``settings`` and the data it names."""
+        splits = self.splits(self.space.config(settings, 1, 1, base_only=True))
         n_in = splits.training.images.shape[1]
         n_out = int(max(d.labels.max() for d in (splits.training, splits.test) if len(d))) + 1
-        return self.space.train_argv(settings, n_in, n_out, self.parser), splits
+        return self.space.config(settings, n_in, n_out), splits
 
-    def train(self, argv, splits, callbacks=()):
-        """Train as ``argv`` says on ``splits``; return the run and the final state."""
-        from ..cli import prepare_run, run_training
-        run = prepare_run(self.parser.parse_args(argv + TRIAL_FLAGS), splits=splits)
+    def train(self, config, splits, callbacks=()):
+        """Train as ``config`` says (monitoring validation accuracy, no
+        progress bar) on ``splits``; return the run and the final state."""
+        from ..run import build
+        run = build(config.replace(**TRIAL_OPTIONS), splits, report=self.report)
         with np.errstate(all="ignore"):          # a diverging trial is caught, not warned about
-            state = run_training(run, [DivergenceGuard(), *callbacks])
+            state = run.train(callbacks)
         return run, state
 
     def __call__(self, trial):
@@ -95,12 +77,13 @@ class Objective:
         import optuna
         settings = self.space.settings(self.space.suggest(trial))
         settings.setdefault("seed", trial.number)    # every trial repeatable from its command
-        argv, splits = self.command(settings)
-        trial.set_user_attr("argv", argv)
+        config, splits = self.config(settings)
+        trial.set_user_attr("argv", to_argv(config))
+        trial.set_user_attr("config", config.as_dict())
         start = time.perf_counter()
         try:
-            run, state = self.train(argv, splits, [ReportToTrial(trial)])
-        except (Diverged, DivergenceError) as e:
+            run, state = self.train(config, splits, [ReportToTrial(trial)])
+        except DivergenceError as e:
             trial.set_user_attr("reason", str(e))
             raise optuna.TrialPruned(str(e)) from None
         finally:
@@ -114,4 +97,4 @@ def final_accuracy(run, state):
     if state.history:
         return state.history[-1]["evaluation_accuracy"]
     data = run.evaluation
-    return run.net.accuracy(data.images, data.labels) / len(data)
+    return run.network.accuracy(data.images, data.labels) / len(data)

@@ -2,14 +2,11 @@
 configuration as an ``nndl train`` command and a config file, its test
 accuracy (measured once, after the search), and Optuna's plots as PNG."""
 
-import json
 import math
 import shlex
 import warnings
 from pathlib import Path
 
-from ..options import option_actions
-from ..persistence import atomic_write_text
 
 TEST_ATTR = "nndl_test"        # study attribute caching the best trial's test accuracy
 
@@ -64,30 +61,27 @@ def command(argv):
     return "nndl train " + shlex.join(argv)
 
 
-def argv_to_toml(argv, train_parser):
-    """``--flag=value`` words as a TOML config file for ``nndl train --config``."""
-    actions = option_actions(train_parser)
-    lines = []
-    for word in argv:
+def best_config(trial):
+    """The RunConfig a trial trained with (as it would run from the command
+    line: default monitoring and progress bar).  Trials stored before trials
+    recorded their config have only their ``--flag=value`` words."""
+    from ..options import settings_from
+    from ..params import Repeated
+    from ..run import RunConfig, config_field
+    if "config" in trial.user_attrs:
+        return RunConfig(**trial.user_attrs["config"])
+    doc = {}
+    for word in trial.user_attrs["argv"]:
         name, has_value, value = word[2:].partition("=")
+        field = config_field(name.replace("-", "_"))
         if not has_value:
-            negated = name.startswith("no-") and name not in actions
-            lines.append(f"{name[3:] if negated else name} = {'false' if negated else 'true'}")
+            negated = field is None and name.startswith("no-")
+            doc[name[3:] if negated else name] = not negated
+        elif field is not None and isinstance(field.metadata["constraint"], Repeated):
+            doc.setdefault(name, []).append(value)
         else:
-            lines.append(f"{name} = {toml_value(value)}")
-    return "\n".join(lines) + "\n"
-
-
-def toml_value(text):
-    """A command-line value as TOML: a number if it is one, else a string."""
-    for kind in (int, float):
-        try:
-            number = kind(text)
-        except ValueError:
-            continue
-        if math.isfinite(number):
-            return str(number)
-    return json.dumps(text)
+            doc[name] = value
+    return RunConfig(**settings_from(doc, f"trial #{trial.number}"))
 
 
 def test_accuracy(study, objective):
@@ -99,14 +93,14 @@ def test_accuracy(study, objective):
     if cached and cached["trial"] == best.number:
         return best, cached["validation_accuracy"], cached["test_accuracy"], None
     from .objective import final_accuracy
-    argv = best.user_attrs["argv"]
-    splits = objective.splits(objective.parser.parse_args(argv))
-    run, state = objective.train(argv, splits)
+    config = best_config(best)
+    run, state = objective.train(config, objective.splits(config))
     validation = final_accuracy(run, state)
-    test = run.net.accuracy(splits.test.images, splits.test.labels) / len(splits.test)
+    test_set = run.splits.test
+    test = run.network.accuracy(test_set.images, test_set.labels) / len(test_set)
     study.set_user_attr(TEST_ATTR, {"trial": best.number, "validation_accuracy": validation,
                                     "test_accuracy": test})
-    return best, validation, test, run.net
+    return best, validation, test, run.network
 
 
 def write_plots(study, out_dir):

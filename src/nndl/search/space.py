@@ -16,13 +16,14 @@ with the input and output layers taken from the data, so depth and width can
 be searched without writing 784 and 10 into every choice.  Types:
 ``float`` and ``int`` (``low``, ``high``, optional ``log`` and ``step``) and
 ``categorical`` (``choices``), which are Optuna's distributions.  The space
-is checked against the train parser before any trial runs.
+is checked before any trial runs: every key must be an option of
+``nndl.run.RunConfig`` and every value its constraint allows.
 """
 
 import json
 
 from ..errors import ConfigError
-from ..options import check_option, option_actions, read_toml, to_argv
+from ..options import check_option, read_toml, settings_from
 
 HIDDEN = "hidden"
 # Flags the search itself controls in every trial.
@@ -43,12 +44,12 @@ class Space:
 
     # ------------------------------------------------------------ building
     @classmethod
-    def from_toml(cls, path, train_parser):
+    def from_toml(cls, path):
         """Read and validate a space file."""
-        return cls.from_dict(read_toml(path), train_parser, source=str(path))
+        return cls.from_dict(read_toml(path), source=str(path))
 
     @classmethod
-    def from_dict(cls, doc, train_parser, source="search space"):
+    def from_dict(cls, doc, source="search space"):
         """Build a space from ``{flag: value or {type: ...}}`` and validate it."""
         fixed, dims = {}, {}
         for name, value in doc.items():
@@ -57,7 +58,7 @@ class Space:
             else:
                 fixed[name] = value
         space = cls(fixed, dims)
-        space.validate(train_parser, source)
+        space.validate(source)
         return space
 
     def to_json(self):
@@ -76,25 +77,23 @@ class Space:
                                   for k, d in doc["dims"].items()})
 
     # ---------------------------------------------------------- validation
-    def validate(self, train_parser, source):
+    def validate(self, source):
         """Raise ConfigError unless every trial this space can produce is a
-        valid ``nndl train`` command line (checked at each range's ends and
+        valid ``nndl train`` configuration (checked at each range's ends and
         at every choice)."""
         if not self.dims:
             raise ConfigError(f"{source}: nothing to search; give at least one option as "
                               '{type = "float" | "int" | "categorical", ...}')
         if HIDDEN in self.names() and "sizes" in self.names():
             raise ConfigError(f"{source}: give 'hidden' or 'sizes', not both")
-        actions = option_actions(train_parser)
         for name in self.names():
             if name in RESERVED:
                 raise ConfigError(f"{source}: {name} cannot be set in a search "
                                   f"({RESERVED[name]})")
             if name != HIDDEN:
-                check_option(name, actions, source)
+                check_option(name, source)
         for settings in self.corner_settings():
-            self.train_argv(settings, n_in=1, n_out=1, train_parser=train_parser,
-                            source=source)
+            self.config(settings, n_in=1, n_out=1, source=source)
 
     def names(self):
         """Every option the space mentions, fixed or searched."""
@@ -119,21 +118,24 @@ class Space:
         """Fixed settings plus a trial's parameters."""
         return {**self.fixed, **params}
 
-    def train_argv(self, settings, n_in, n_out, train_parser, source="search space"):
-        """The ``nndl train`` words for ``settings``: ``hidden`` becomes
-        ``--sizes n_in,hidden,n_out``; everything else is checked by the
-        train parser (ConfigError on a bad value)."""
+    def config(self, settings, n_in, n_out, source="search space", base_only=False):
+        """The RunConfig for ``settings``: ``hidden`` becomes sizes
+        ``n_in,hidden,n_out``; every value is checked by its option's
+        constraint (ConfigError naming ``source``).  ``base_only`` leaves
+        ``hidden`` out (to find the data before the sizes are known)."""
+        from ..run import RunConfig
         settings = dict(settings)
         if HIDDEN in settings:
             hidden = settings.pop(HIDDEN)
             hidden = ",".join(str(h) for h in hidden) if isinstance(hidden, list) else str(hidden)
-            settings["sizes"] = f"{n_in},{hidden},{n_out}"
-        argv = to_argv(settings, train_parser, source)
+            if not base_only:
+                settings["sizes"] = f"{n_in},{hidden},{n_out}"
         try:
-            train_parser.parse_args(argv)
+            return RunConfig(**settings_from(settings, source))
         except ConfigError as e:
-            raise ConfigError(f"{source}: {' '.join(argv)}: {e}") from None
-        return argv
+            message = str(e)
+            raise ConfigError(message if message.startswith(source) else
+                              f"{source}: {message}") from None
 
     def grid(self):
         """Every searched option's finite list of values, for grid search."""
