@@ -28,13 +28,16 @@ def mnist():
 
 def fit(training, sizes, epochs, eta, *, lmbda=0.0, regularization="l2", init="default",
         seed=0, mini_batch_size=10, evaluation=None, monitor=(), callbacks=(),
-        dtype=DTYPE, cost="cross-entropy", augment=None):
+        dtype=DTYPE, cost="cross-entropy", augment=None, hidden="sigmoid", output=None):
     """Train a fresh network the way network2.py's ``SGD`` does; return
     (network, history).  ``monitor`` names the quantities recorded after each
     epoch: 'training_cost', 'training_accuracy', 'evaluation_cost',
     'evaluation_accuracy'.  ``augment`` (an ``nndl.expansion.Expander``)
-    distorts the training images afresh every epoch."""
-    net = Network(sizes, cost=cost, init=init, dtype=dtype, seed=seed)
+    distorts the training images afresh every epoch.  ``hidden`` and ``output``
+    name the hidden and output activations (output None: the one that belongs
+    with ``cost``)."""
+    net = Network(sizes, cost=cost, init=init, dtype=dtype, seed=seed, hidden=hidden,
+                  output=output)
     callbacks = [Monitor(**{m: True for m in monitor})] + list(callbacks) if monitor else list(callbacks)
     state = train(net, training, epochs, mini_batch_size, SGD(eta),
                   regularization=make_regularization(regularization, lmbda),
