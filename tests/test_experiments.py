@@ -175,3 +175,33 @@ def test_stopping_rules_cut_one_trajectory_short(tiny_data):
     gain = [n for n in runs if n.startswith("gain")][0]
     assert runs[gain][0]["epochs"] < 40
     assert runs[gain][0]["epochs"] <= runs["no-improvement-in-10"][0]["epochs"]
+
+
+def test_ensemble_vote_is_a_plurality_with_ties_broken_by_summed_outputs():
+    from nndl.experiments.ensemble import vote
+    outputs = np.array([[[0.9, 0.1, 0.0], [0.2, 0.7, 0.1]],
+                        [[0.1, 0.8, 0.0], [0.1, 0.6, 0.3]],
+                        [[0.6, 0.3, 0.1], [0.0, 0.2, 0.9]]])
+    assert vote(outputs).tolist() == [0, 1]             # 2 votes to 1 in both rows
+    tie = np.array([[[0.9, 0.1]], [[0.45, 0.55]]])       # one vote each: label 0 sums higher
+    assert vote(tie).tolist() == [0]
+    assert vote(tie[:, :, ::-1]).tolist() == [1]
+
+
+def test_replicability_weight_norm_is_the_length_of_all_weights():
+    from nndl.experiments.replicability import weight_norm
+
+    class Net:
+        weights = [np.array([[3.0]], dtype=np.float32), np.array([[0.0, 4.0]])]
+
+    assert weight_norm(Net()) == 5.0
+
+
+def test_figures_polynomial_passes_through_the_points_and_the_line_does_not(tmp_path):
+    from nndl.experiments.figures import noisy_line, polynomial_fit
+    _, values, series = polynomial_fit(tmp_path)
+    x, y = noisy_line()
+    assert np.allclose(np.polyval(series["polynomial_coefficients"][::-1], x), y, atol=1e-6)
+    assert values["poly_residual"] < 1e-6
+    assert np.max(np.abs(values["line_slope"] * x - y)) > 0.1
+    assert values["far_disagreement"] > 1
