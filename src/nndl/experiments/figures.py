@@ -54,8 +54,8 @@ def polynomial_fit(out):
     x, y = noisy_line()
     poly = np.polynomial.Polynomial.fit(x, y, POINTS - 1)
     k = float(np.dot(x, y) / np.dot(x, x))          # least squares through the origin
-    near = np.linspace(0.0, x.max() + 0.25, 300)
-    far = np.linspace(0.0, FAR * x.max(), 300)
+    near = np.linspace(x.min(), x.max(), 300)
+    far = np.linspace(x.min(), FAR * x.max(), 300)
     plots = []
     for name, grid, title in (("polynomial_fit.png", near, "ten points: exact 9th-order fit "
                                "and the line"),
