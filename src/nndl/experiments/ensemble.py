@@ -75,7 +75,7 @@ def run(quick, seeds, out):
                                        else (d.training, d.test, 30, MEMBERS))
     values = {k: [] for k in ("gain_over_mean", "gain_over_best", "committee_accuracy",
                               "gain_over_long_run", "time_ratio")}
-    series, lines = {}, []
+    series, lines, long_points = {}, [], ([], [])
     for s in seed_list(seeds):
         accuracies, by_size, seconds, one, whole = committee(training, test, epochs, members, s)
         values["committee_accuracy"].append(by_size[-1])
@@ -93,12 +93,13 @@ def run(quick, seeds, out):
                                     "classify_seconds_committee": whole}
         cumulative = np.cumsum(seconds)
         lines.append((f"committee {s}", list(cumulative), by_size))
-        lines.append((f"one network, {epochs} to {epochs * members} epochs, seed {s}" if s == 0
-                      else "", [seconds[0], long_seconds], [accuracies[0], long_accuracy]))
+        long_points[0].append(long_seconds)
+        long_points[1].append(long_accuracy)
     plot = line_plot(out / "accuracy_vs_time.png", lines,
                      xlabel="training time of the committee so far (s, shared machine)",
                      ylabel="test accuracy of the vote (%)",
-                     title=f"committees of 1..{members} networks [784,30,10], lmbda 5.0")
+                     title=f"committees of 1..{members} networks [784,30,10], lmbda 5.0",
+                     points=[(f"one network, {epochs * members} epochs", *long_points)])
     config = {"sizes": [784, 30, 10], "members": members, "eta": 0.5, "lmbda": 5.0,
               "init": "default", "mini_batch_size": 10, "epochs": epochs,
               "vote": "plurality of predicted labels, ties by summed outputs",
