@@ -18,7 +18,7 @@ from nndl.experiments.lr_threshold import decreases, find_threshold
 from nndl.experiments.mini_batch_time import accuracy_at
 from nndl.experiments.multiple_eta import rises
 from nndl.experiments.regularized import late_gain
-from nndl.experiments.slowdown import epochs_until_moving, learn
+from nndl.experiments.slowdown import epochs_until_moving, learn, start_share, steepest_epoch
 from nndl.experiments.z_distribution import PREDICTED, weighted_inputs
 
 
@@ -32,15 +32,26 @@ def test_slowdown_initial_outputs_are_the_books():
 
 def test_slowdown_quadratic_stalls_and_cross_entropy_does_not():
     """From (2, 2) the quadratic cost's output hardly moves for over 100
-    epochs; the cross-entropy's falls at once; from (0.6, 0.9) the quadratic
-    ends near the book's 0.09."""
+    epochs and its cost falls fastest late; the cross-entropy's cost, at the
+    chapter's eta 0.005, falls fastest at the very first step; from (0.6, 0.9)
+    the quadratic ends near the book's 0.09."""
     quad, quad_costs = learn(2.0, 2.0, QuadraticCost)
-    cross, _ = learn(2.0, 2.0, CrossEntropyCost)
+    cross, cross_costs = learn(2.0, 2.0, CrossEntropyCost)
     assert len(quad) == 301
     assert epochs_until_moving(quad) > 100
-    assert epochs_until_moving(cross) < 10
+    assert steepest_epoch(quad_costs) > 100 and start_share(quad_costs) < 0.1
+    assert steepest_epoch(cross_costs) == 0 and start_share(cross_costs) == 1.0
+    assert np.all(np.diff(cross_costs) < 0)
     assert quad_costs[-1] < quad_costs[0]
     assert round(learn(0.6, 0.9, QuadraticCost)[0][-1], 2) == 0.09
+
+
+def test_slowdown_uses_the_chapters_two_learning_rates():
+    from nndl.experiments.slowdown import ETA
+    assert ETA == {"quadratic": 0.15, "cross-entropy": 0.005}
+    # the same step at eta 0.15 would make the cross-entropy neuron move within 10 epochs
+    assert epochs_until_moving(learn(2.0, 2.0, CrossEntropyCost, eta=0.15)[0]) < 10
+    assert epochs_until_moving(learn(2.0, 2.0, CrossEntropyCost)[0]) > 10
 
 
 def test_slowdown_gradient_matches_the_books_equations():
@@ -49,8 +60,8 @@ def test_slowdown_gradient_matches_the_books_equations():
     a = 1 / (1 + math.exp(-4.0))
     quad, _ = learn(2.0, 2.0, QuadraticCost, epochs=1)
     cross, _ = learn(2.0, 2.0, CrossEntropyCost, epochs=1)
-    for outputs, step in ((quad, a * a * (1 - a)), (cross, a)):
-        z1 = 4.0 - 2 * 0.15 * step            # w and b both move by eta * step
+    for outputs, step, eta in ((quad, a * a * (1 - a), 0.15), (cross, a, 0.005)):
+        z1 = 4.0 - 2 * eta * step             # w and b both move by eta * step
         assert outputs[1] == pytest.approx(1 / (1 + math.exp(-z1)), rel=1e-12)
 
 
@@ -131,7 +142,8 @@ def test_registry_names_every_experiment_of_the_issue():
     runnable = {"slowdown", "overfitting", "regularized", "overfitting_full", "regularized_full",
                 "weight_init", "z_distribution", "multiple_eta", "lr_threshold",
                 "hyperparameter_walkthrough", "more_data", "svm_full", "l1_vs_l2", "mini_batch_time",
-                "early_stopping", "lr_schedule", "expansion"}
+                "early_stopping", "lr_schedule", "expansion", "cross_entropy", "softmax",
+                "activations", "replicability", "ensemble", "figures"}
     assert {n for n, e in EXPERIMENTS.items() if e.pending is None} == runnable
     assert not [n for n, e in EXPERIMENTS.items() if e.pending]
     for e in EXPERIMENTS.values():
@@ -163,3 +175,33 @@ def test_stopping_rules_cut_one_trajectory_short(tiny_data):
     gain = [n for n in runs if n.startswith("gain")][0]
     assert runs[gain][0]["epochs"] < 40
     assert runs[gain][0]["epochs"] <= runs["no-improvement-in-10"][0]["epochs"]
+
+
+def test_ensemble_vote_is_a_plurality_with_ties_broken_by_summed_outputs():
+    from nndl.experiments.ensemble import vote
+    outputs = np.array([[[0.9, 0.1, 0.0], [0.2, 0.7, 0.1]],
+                        [[0.1, 0.8, 0.0], [0.1, 0.6, 0.3]],
+                        [[0.6, 0.3, 0.1], [0.0, 0.2, 0.9]]])
+    assert vote(outputs).tolist() == [0, 1]             # 2 votes to 1 in both rows
+    tie = np.array([[[0.9, 0.1]], [[0.45, 0.55]]])       # one vote each: label 0 sums higher
+    assert vote(tie).tolist() == [0]
+    assert vote(tie[:, :, ::-1]).tolist() == [1]
+
+
+def test_replicability_weight_norm_is_the_length_of_all_weights():
+    from nndl.experiments.replicability import weight_norm
+
+    class Net:
+        weights = [np.array([[3.0]], dtype=np.float32), np.array([[0.0, 4.0]])]
+
+    assert weight_norm(Net()) == 5.0
+
+
+def test_figures_polynomial_passes_through_the_points_and_the_line_does_not(tmp_path):
+    from nndl.experiments.figures import noisy_line, polynomial_fit
+    _, values, series = polynomial_fit(tmp_path)
+    x, y = noisy_line()
+    assert np.allclose(np.polyval(series["polynomial_coefficients"][::-1], x), y, atol=1e-6)
+    assert values["poly_residual"] < 1e-6
+    assert np.max(np.abs(values["line_slope"] * x - y)) > 0.1
+    assert values["far_disagreement"] > 1

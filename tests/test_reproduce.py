@@ -59,6 +59,26 @@ def test_quick_slowdown_numbers_are_exact(quick_run):
 
 
 @pytest.mark.mnist
+def test_quick_slowdown_records_both_learning_rates_and_the_shape(quick_run):
+    record = json.loads((quick_run / "slowdown" / "metrics.json").read_text())
+    assert record["config"]["eta"] == {"quadratic": 0.15, "cross-entropy": 0.005}
+    ours = {c["key"]: c["ours"]["mean"] for c in record["claims"]}
+    assert ours["cross_entropy_steepest"] == 0 and ours["cross_entropy_start_share"] == 1.0
+    assert ours["quadratic_steepest"] > 100
+
+
+@pytest.mark.mnist
+def test_quick_figures_embody_the_chapters_identities(quick_run):
+    """The figures experiment trains nothing, so its checks hold in --quick too."""
+    record = json.loads((quick_run / "figures" / "metrics.json").read_text())
+    claims = {c["key"]: c for c in record["claims"]}
+    assert claims["identity_111"]["ours"]["mean"] < 1e-12
+    assert claims["softmax_sum"]["ours"]["mean"] < 1e-12
+    assert claims["poly_residual"]["ours"]["mean"] < 1e-6
+    assert claims["softmax_own_rise"]["ours"]["mean"] > 0 > claims["softmax_others_rise"]["ours"]["mean"]
+
+
+@pytest.mark.mnist
 def test_report_markdown_links_every_plot(quick_run):
     md = (quick_run / "report.md").read_text()
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)

@@ -119,7 +119,7 @@ class Softmax:
 
 ACTIVATIONS = {cls.name: cls for cls in (Sigmoid, Tanh, ReLU, Linear, Softmax)}
 HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu")
-OUTPUT_ACTIVATIONS = ("sigmoid", "softmax", "linear")
+OUTPUT_ACTIVATIONS = ("sigmoid", "softmax", "linear", "tanh")
 
 
 def get_activation(name_or_class):

@@ -116,9 +116,10 @@ def get_cost(name_or_class):
 
 #: The cost that belongs with each output activation (the chapter's pairs:
 #: sigmoid with cross-entropy, softmax with log-likelihood, and linear with
-#: the quadratic cost, equation (68)); no output given means sigmoid.
+#: the quadratic cost, equation (68); tanh outputs, in (-1, 1), with the
+#: quadratic cost too); no output given means sigmoid.
 COST_FOR_OUTPUT = {"sigmoid": "cross-entropy", "softmax": "log-likelihood",
-                   "linear": "quadratic"}
+                   "linear": "quadratic", "tanh": "quadratic"}
 
 
 def cost_for_output(output=None):
