@@ -15,7 +15,13 @@ through every transform in the order given (:class:`Compose`).
 
 Each transform is called as ``transform(images, rng)`` on an ``(N, H, W)``
 batch and returns a new float32 batch; all its randomness comes from
-``rng``, so the same generator state gives the same images.
+``rng``, so the same generator state gives the same images.  The call runs
+the compiled kernels (:mod:`~nndl.expansion.kernels`);
+``transform.reference(images, rng)`` is the same distortion in plain NumPy
+(:mod:`~nndl.expansion.transforms`), drawing the same random numbers, and
+``transform.apply(src, rows, out, rng, shape)`` distorts rows of a flat
+``(N, H*W)`` matrix straight into ``out`` (any float dtype), which is what the
+training stream uses.
 
 Large rotations are refused past 180 degrees and warned about past 30
 (:class:`LargeRotationWarning`): turned far enough, a 6 becomes a 9 and the
@@ -28,6 +34,7 @@ import warnings
 import numpy as np
 
 from ..errors import ConfigError
+from . import kernels as K
 from . import transforms as T
 
 MAX_SAFE_ROTATION = 30.0     # degrees; beyond this a 6 starts to look like a 9
@@ -38,29 +45,65 @@ class LargeRotationWarning(UserWarning):
     """A rotation range large enough to turn one digit into another."""
 
 
-class Elastic:
+class Transform:
+    """What every transform shares: calling it on an ``(N, H, W)`` batch
+    goes through :meth:`apply` on the flat rows."""
+
+    def __call__(self, images, rng):
+        """Return distorted float32 copies of ``images`` (N, H, W)."""
+        images = np.asarray(images, dtype=np.float32)
+        n, h, w = images.shape
+        out = np.empty((n, h * w), np.float32)
+        self.apply(images.reshape(n, h * w), None, out, rng, (h, w))
+        return out.reshape(n, h, w)
+
+    def apply(self, src, rows, out, rng, shape):
+        """Write the distorted images ``src[rows]`` (flat rows of ``shape``;
+        all rows when ``rows`` is None) into ``out``; by default through
+        :meth:`reference`."""
+        rows = np.arange(len(src)) if rows is None else rows
+        out[...] = self.reference(np.asarray(src)[rows].reshape(-1, *shape), rng
+                                  ).reshape(len(rows), -1)
+
+
+class Elastic(Transform):
     """Elastic distortion (Simard et al. 2003): Gaussian-smoothed random
-    displacements of width ``sigma`` pixels, scaled by ``alpha``."""
+    displacements of width ``sigma`` pixels, scaled by ``alpha``.
+
+    The fields are made in the low-rank basis (``transforms.elastic_lowrank``:
+    the same distribution as smoothing a uniform field, from a few normal
+    numbers); ``exact=True`` smooths a fresh uniform field per pixel as the
+    paper does (``transforms.elastic``), about ten times slower."""
 
     name = "elastic"
     defaults = {"alpha": 34.0, "sigma": 4.0}
 
-    def __init__(self, alpha=34.0, sigma=4.0):
+    def __init__(self, alpha=34.0, sigma=4.0, exact=False):
         if not alpha >= 0:
             raise ConfigError(f"elastic: alpha must be >= 0, got {alpha}")
         if not 0 < sigma <= 100:
             raise ConfigError(f"elastic: sigma must be in (0, 100] pixels, got {sigma}")
-        self.alpha, self.sigma = float(alpha), float(sigma)
+        self.alpha, self.sigma, self.exact = float(alpha), float(sigma), bool(exact)
 
-    def __call__(self, images, rng):
-        """Return elastically distorted copies of ``images``."""
-        return T.elastic(images, rng, self.alpha, self.sigma)
+    def apply(self, src, rows, out, rng, shape):
+        """Distort ``src[rows]`` into ``out`` with the compiled kernel."""
+        if self.exact:
+            n = len(src) if rows is None else len(rows)
+            fields = T.uniform_fields(rng, n, *shape)
+            return K.elastic_from_fields(src, fields, out, self.alpha, self.sigma, shape, rows)
+        return K.elastic_lowrank(src, out, rng, self.alpha, self.sigma, shape, rows)
+
+    def reference(self, images, rng):
+        """The same distortion in NumPy, from the same random numbers."""
+        if self.exact:
+            return T.elastic(images, rng, self.alpha, self.sigma)
+        return T.elastic_lowrank(images, rng, self.alpha, self.sigma)
 
     def __repr__(self):
         return f"elastic:alpha={self.alpha:g},sigma={self.sigma:g}"
 
 
-class Affine:
+class Affine(Transform):
     """A random affine map per image: rotation up to ``rotate`` degrees, skew
     up to ``skew`` degrees, scaling by up to ``scale`` (a fraction) and a move
     of up to ``shift`` pixels along each axis (see ``random_affine``)."""
@@ -83,8 +126,13 @@ class Affine:
             raise ConfigError(f"affine: scale must be in [0, 1), got {scale}")
         self.rotate, self.shift, self.skew, self.scale = map(float, (rotate, shift, skew, scale))
 
-    def __call__(self, images, rng):
-        """Return randomly affine-distorted copies of ``images``."""
+    def apply(self, src, rows, out, rng, shape):
+        """Distort ``src[rows]`` into ``out`` with the compiled kernel."""
+        return K.random_affine(src, out, rng, self.rotate, self.shift, self.skew, self.scale,
+                               shape, rows)
+
+    def reference(self, images, rng):
+        """The same distortion in NumPy, from the same random numbers."""
         return T.random_affine(images, rng, self.rotate, self.shift, self.skew, self.scale)
 
     def __repr__(self):
@@ -92,7 +140,7 @@ class Affine:
                 f"skew={self.skew:g},scale={self.scale:g}")
 
 
-class Shift:
+class Shift(Transform):
     """Move each image ``pixels`` whole pixels down, up, right or left (one of
     the four at random); ``variant(images, k)`` gives the k-th of the four,
     in the order of the book's ``expand_mnist.py``."""
@@ -113,6 +161,11 @@ class Shift:
 
     def __call__(self, images, rng):
         """Return each image moved in a direction drawn at random."""
+        return self.reference(images, rng)
+
+    def reference(self, images, rng):
+        """Return each image moved in a direction drawn at random (exact
+        copying: NumPy is the fast way)."""
         images = np.asarray(images, dtype=np.float32)
         which = rng.integers(0, self.variants, len(images))
         out = np.empty_like(images)
@@ -137,14 +190,40 @@ class Compose:
             raise ConfigError("no transform given")
 
     def __call__(self, images, rng):
-        """Return ``images`` put through every transform in turn, a block at a time."""
+        """Return ``images`` put through every transform in turn, a block at a
+        time (compiled)."""
+        images = np.asarray(images, dtype=np.float32)
+        n, h, w = images.shape
+        out = np.empty((n, h * w), np.float32)
+        self.apply(images.reshape(n, h * w), None, out, rng, (h, w))
+        return out.reshape(n, h, w)
+
+    def reference(self, images, rng):
+        """The same in NumPy: the same blocks, the same random numbers."""
         images = np.asarray(images, dtype=np.float32)
         out = np.empty_like(images)
         for k in range(0, len(images), BLOCK):
             block = images[k:k + BLOCK]
             for t in self.transforms:
-                block = t(block, rng)
+                block = t.reference(block, rng)
             out[k:k + BLOCK] = block
+        return out
+
+    def apply(self, src, rows, out, rng, shape):
+        """Write ``src[rows]`` put through every transform into ``out``, a
+        block of :data:`BLOCK` images at a time; intermediate results are
+        float32, only the last transform writes into ``out``."""
+        rows = np.arange(len(src), dtype=np.int64) if rows is None else np.asarray(rows, np.int64)
+        scratch = [np.empty((min(BLOCK, len(rows)), out.shape[1]), np.float32)
+                   for _ in range(min(2, len(self.transforms) - 1))]
+        for k in range(0, len(rows), BLOCK):
+            block_rows, block_out = rows[k:k + BLOCK], out[k:k + BLOCK]
+            source, index = src, block_rows
+            for s, t in enumerate(self.transforms):
+                last = s == len(self.transforms) - 1
+                dest = block_out if last else scratch[s % 2][:len(block_rows)]
+                t.apply(source, index, dest, rng, shape)
+                source, index = dest, None
         return out
 
     def __repr__(self):

@@ -19,7 +19,18 @@ Gaussian of width ``sigma`` and scaled by ``alpha``.  The smoothing is done
 for the whole batch at once as two matrix products, ``G @ U @ G.T``, where
 ``G`` is the 1-D Gaussian filter written as an ``H x H`` matrix with zero
 padding -- exactly ``scipy.ndimage.gaussian_filter(U, sigma, mode="constant")``
-but one stacked matrix product for thousands of fields.
+but one stacked matrix product for thousands of fields (:func:`elastic`).
+
+:func:`elastic_lowrank` makes fields of the same distribution from far fewer
+random numbers.  With the singular value decomposition ``G = P S Q^T``, the
+smoothed field is ``P S (Q^T U Q) S P^T``; the rotated noise ``Q^T U Q`` has
+independent entries of U's variance 1/3 (and, a sum of 784 uniforms each,
+is Gaussian to a very good approximation), and ``S`` falls so fast that for
+sigma = 4 only its first 9 values of 28 matter.  So a field is ``A C A^T``
+with ``A`` the first ``k`` columns of ``P S`` and ``C`` a ``k x k`` matrix of
+normal numbers of variance 1/3: 81 random numbers instead of 784, and two
+thin matrix products instead of two 28x28 ones.  ``k`` keeps all but
+:data:`LOWRANK_TOLERANCE` of the field's variance.
 """
 
 import numpy as np
@@ -150,11 +161,16 @@ def random_affine(images, rng, rotate=0.0, shift=0.0, skew=0.0, scale=0.0):
     and a move of up to ``shift`` pixels down and right (each in
     [-shift, shift]).  The map is rotation @ skew @ scale, then the move.
     """
-    n = len(images)
+    return affine(images, *random_affine_maps(rng, len(images), rotate, shift, skew, scale))
+
+
+def random_affine_maps(rng, n, rotate=0.0, shift=0.0, skew=0.0, scale=0.0):
+    """Return ``n`` random ``(matrices (n, 2, 2), shifts (n, 2))`` as
+    :func:`random_affine` draws them."""
     m = (rotation_matrices(rng.uniform(-rotate, rotate, n))
          @ shear_matrices(rng.uniform(-skew, skew, n))
          @ scale_matrices(rng.uniform(1 - scale, 1 + scale, n)))
-    return affine(images, m, rng.uniform(-shift, shift, (n, 2)))
+    return m, rng.uniform(-shift, shift, (n, 2))
 
 
 # ------------------------------------------------------- the book's shifts
@@ -257,3 +273,50 @@ def elastic(images, rng, alpha=34.0, sigma=4.0):
     images = np.asarray(images, dtype=np.float32)
     n, h, w = images.shape
     return elastic_from_fields(images, uniform_fields(rng, n, h, w), alpha, sigma)
+
+
+# ------------------------------------------------------ low-rank elastic
+
+LOWRANK_TOLERANCE = 1e-5     # share of the field's variance the low-rank basis may drop
+
+
+def lowrank_basis(size, sigma, tolerance=LOWRANK_TOLERANCE):
+    """Return ``P_k S_k``, ``(size, k)``: the smallest ``k`` leading columns
+    of ``P S`` (the SVD ``G = P S Q^T`` of :func:`gaussian_matrix`) that keep
+    all but ``tolerance`` of the variance of ``G U G^T`` on a square image.
+
+    The variance of a field ``A C A^T`` with i.i.d. ``C`` is proportional to
+    ``(sum of the kept S^2)^2``, so ``k`` is the first with
+    ``(cumsum(S^2) / sum(S^2))^2 >= 1 - tolerance``.
+    """
+    p, s, _ = np.linalg.svd(gaussian_matrix(size, sigma))
+    kept = (np.cumsum(s ** 2) / np.sum(s ** 2)) ** 2
+    k = int(np.searchsorted(kept, 1 - tolerance) + 1)
+    return p[:, :min(k, size)] * s[:min(k, size)]
+
+
+def lowrank_coefficients(rng, n, ka, kb):
+    """Return ``n`` images' random coefficients, ``(n, 2, ka, kb)`` float32,
+    standard normal (the 1/3 variance of U is in :func:`lowrank_fields`)."""
+    return rng.standard_normal((n, 2, ka, kb), dtype=np.float32)
+
+
+def lowrank_fields(coeffs, a, b, alpha):
+    """Return the displacement fields ``alpha A C B^T / sqrt(3)``,
+    ``(n, 2, H, W)`` float32, for the coefficients ``C`` of
+    :func:`lowrank_coefficients` and the bases ``a`` (H, ka), ``b`` (W, kb)."""
+    scale = np.float32(alpha / np.sqrt(3.0))
+    return (a * scale).astype(np.float32) @ coeffs @ b.T.astype(np.float32)
+
+
+def elastic_lowrank(images, rng, alpha=34.0, sigma=4.0):
+    """Simard et al.'s elastic distortion with fields made in the low-rank
+    basis (see the module docstring): the same distribution of fields as
+    :func:`elastic`, from ``2 k^2`` normal numbers per image."""
+    images = np.asarray(images, dtype=np.float32)
+    n, h, w = images.shape
+    a = lowrank_basis(h, sigma)
+    b = a if h == w else lowrank_basis(w, sigma)
+    d = lowrank_fields(lowrank_coefficients(rng, n, a.shape[1], b.shape[1]), a, b, alpha)
+    rows, cols = pixel_grid(h, w)
+    return bilinear_sample(images, rows + d[:, 0], cols + d[:, 1])
