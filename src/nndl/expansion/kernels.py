@@ -238,20 +238,25 @@ def gaussian_bases(h, w, alpha, sigma):
             *split_basis(np.ascontiguousarray(gw.T, dtype=np.float32)))
 
 
-def elastic_lowrank(src, out, rng, alpha, sigma, shape, rows=None):
+def elastic_lowrank(src, rows, out, coeffs, alpha, sigma, shape):
     """Write the low-rank elastic distortion of ``src[rows]`` (flat rows of
-    ``shape``) into ``out``, drawing the coefficients from ``rng`` exactly
-    as ``transforms.elastic_lowrank`` does."""
+    ``shape``) into ``out`` from the coefficients of
+    ``transforms.lowrank_coefficients`` (``lowrank_size`` gives their shape)."""
     h, w = shape
     rows = _rows(rows, len(src))
     _check_out(out, len(rows), h * w)
     a, b0, b1 = lowrank_bases(h, w, float(alpha), float(sigma))
-    coeffs = T.lowrank_coefficients(rng, len(rows), a.shape[1], b0.shape[0])
     elastic_into(src, rows, coeffs, a, b0, b1, out)
     return out
 
 
-def elastic_from_fields(src, fields, out, alpha, sigma, shape, rows=None):
+def lowrank_size(shape, sigma):
+    """``(ka, kb)``: the number of low-rank coefficients along each axis."""
+    a, b0, _ = lowrank_bases(shape[0], shape[1], 1.0, float(sigma))
+    return a.shape[1], b0.shape[0]
+
+
+def elastic_from_fields(src, rows, out, fields, alpha, sigma, shape):
     """Write ``transforms.elastic_from_fields(src[rows], fields, alpha,
     sigma)`` into ``out``: the exact smoothing of the raw uniform fields
     ``fields`` (n, 2, H, W), compiled."""
@@ -271,13 +276,11 @@ def affine_params(matrices, shifts):
     return np.ascontiguousarray(np.concatenate([inv.reshape(-1, 4), t], axis=1))
 
 
-def random_affine(src, out, rng, rotate, shift, skew, scale, shape, rows=None):
-    """Write ``transforms.random_affine`` of ``src[rows]`` into ``out``,
-    drawing from ``rng`` exactly as it does."""
+def affine(src, rows, out, params, shape):
+    """Write the affine distortion of ``src[rows]`` by ``params``
+    (:func:`affine_params`) into ``out``."""
     h, w = shape
     rows = _rows(rows, len(src))
-    n = len(rows)
-    _check_out(out, n, h * w)
-    matrices, shifts = T.random_affine_maps(rng, n, rotate, shift, skew, scale)
-    affine_into(src, rows, affine_params(matrices, shifts), h, w, out)
+    _check_out(out, len(rows), h * w)
+    affine_into(src, rows, params, h, w, out)
     return out

@@ -46,8 +46,12 @@ class LargeRotationWarning(UserWarning):
 
 
 class Transform:
-    """What every transform shares: calling it on an ``(N, H, W)`` batch
-    goes through :meth:`apply` on the flat rows."""
+    """What every transform shares.  A distortion is two steps: ``draw(rng,
+    n, shape)`` takes all the random numbers ``n`` images need (cheap,
+    NumPy), and ``run(src, rows, out, params, shape)`` distorts the images
+    ``src[rows]`` (flat rows of ``shape``; all rows when ``rows`` is None)
+    into ``out`` (compiled, without the GIL).  Calling the transform on an
+    ``(N, H, W)`` batch does both."""
 
     def __call__(self, images, rng):
         """Return distorted float32 copies of ``images`` (N, H, W)."""
@@ -58,12 +62,9 @@ class Transform:
         return out.reshape(n, h, w)
 
     def apply(self, src, rows, out, rng, shape):
-        """Write the distorted images ``src[rows]`` (flat rows of ``shape``;
-        all rows when ``rows`` is None) into ``out``; by default through
-        :meth:`reference`."""
-        rows = np.arange(len(src)) if rows is None else rows
-        out[...] = self.reference(np.asarray(src)[rows].reshape(-1, *shape), rng
-                                  ).reshape(len(rows), -1)
+        """Draw and run: write the distorted ``src[rows]`` into ``out``."""
+        n = len(src) if rows is None else len(rows)
+        return self.run(src, rows, out, self.draw(rng, n, shape), shape)
 
 
 class Elastic(Transform):
@@ -73,7 +74,7 @@ class Elastic(Transform):
     The fields are made in the low-rank basis (``transforms.elastic_lowrank``:
     the same distribution as smoothing a uniform field, from a few normal
     numbers); ``exact=True`` smooths a fresh uniform field per pixel as the
-    paper does (``transforms.elastic``), about ten times slower."""
+    paper does (``transforms.elastic``), several times slower."""
 
     name = "elastic"
     defaults = {"alpha": 34.0, "sigma": 4.0}
@@ -85,13 +86,17 @@ class Elastic(Transform):
             raise ConfigError(f"elastic: sigma must be in (0, 100] pixels, got {sigma}")
         self.alpha, self.sigma, self.exact = float(alpha), float(sigma), bool(exact)
 
-    def apply(self, src, rows, out, rng, shape):
+    def draw(self, rng, n, shape):
+        """The raw uniform fields (exact) or the low-rank coefficients."""
+        if self.exact:
+            return T.uniform_fields(rng, n, *shape)
+        return T.lowrank_coefficients(rng, n, *K.lowrank_size(shape, self.sigma))
+
+    def run(self, src, rows, out, params, shape):
         """Distort ``src[rows]`` into ``out`` with the compiled kernel."""
         if self.exact:
-            n = len(src) if rows is None else len(rows)
-            fields = T.uniform_fields(rng, n, *shape)
-            return K.elastic_from_fields(src, fields, out, self.alpha, self.sigma, shape, rows)
-        return K.elastic_lowrank(src, out, rng, self.alpha, self.sigma, shape, rows)
+            return K.elastic_from_fields(src, rows, out, params, self.alpha, self.sigma, shape)
+        return K.elastic_lowrank(src, rows, out, params, self.alpha, self.sigma, shape)
 
     def reference(self, images, rng):
         """The same distortion in NumPy, from the same random numbers."""
@@ -126,10 +131,14 @@ class Affine(Transform):
             raise ConfigError(f"affine: scale must be in [0, 1), got {scale}")
         self.rotate, self.shift, self.skew, self.scale = map(float, (rotate, shift, skew, scale))
 
-    def apply(self, src, rows, out, rng, shape):
+    def draw(self, rng, n, shape):
+        """Each image's inverse map and move (``transforms.random_affine_maps``)."""
+        return K.affine_params(*T.random_affine_maps(rng, n, self.rotate, self.shift,
+                                                     self.skew, self.scale))
+
+    def run(self, src, rows, out, params, shape):
         """Distort ``src[rows]`` into ``out`` with the compiled kernel."""
-        return K.random_affine(src, out, rng, self.rotate, self.shift, self.skew, self.scale,
-                               shape, rows)
+        return K.affine(src, rows, out, params, shape)
 
     def reference(self, images, rng):
         """The same distortion in NumPy, from the same random numbers."""
@@ -159,15 +168,23 @@ class Shift(Transform):
         down, right = T.BOOK_SHIFTS[k]
         return T.shift_pixels(np.asarray(images, np.float32), down * self.pixels, right * self.pixels)
 
-    def __call__(self, images, rng):
-        """Return each image moved in a direction drawn at random."""
-        return self.reference(images, rng)
+    def draw(self, rng, n, shape):
+        """Each image's direction, 0..3."""
+        return rng.integers(0, self.variants, n)
+
+    def run(self, src, rows, out, params, shape):
+        """Move each image of ``src[rows]`` in its direction into ``out``."""
+        images = np.asarray(src if rows is None else src[rows]).reshape(-1, *shape)
+        out[...] = self._moved(images, params).reshape(len(images), -1)
+        return out
 
     def reference(self, images, rng):
         """Return each image moved in a direction drawn at random (exact
         copying: NumPy is the fast way)."""
+        return self._moved(images, self.draw(rng, len(images), None))
+
+    def _moved(self, images, which):
         images = np.asarray(images, dtype=np.float32)
-        which = rng.integers(0, self.variants, len(images))
         out = np.empty_like(images)
         for k in range(self.variants):
             chosen = which == k
@@ -190,40 +207,52 @@ class Compose:
             raise ConfigError("no transform given")
 
     def __call__(self, images, rng):
-        """Return ``images`` put through every transform in turn, a block at a
-        time (compiled)."""
+        """Return ``images`` put through every transform in turn (compiled)."""
         images = np.asarray(images, dtype=np.float32)
         n, h, w = images.shape
         out = np.empty((n, h * w), np.float32)
         self.apply(images.reshape(n, h * w), None, out, rng, (h, w))
         return out.reshape(n, h, w)
 
+    apply = Transform.apply
+
+    def _blocks(self, n):
+        """Several transforms take their random numbers a block of
+        :data:`BLOCK` images at a time, one transform after the other."""
+        size = BLOCK if len(self.transforms) > 1 else max(n, 1)
+        return [(k, min(n, k + size)) for k in range(0, n, size)]
+
+    def draw(self, rng, n, shape):
+        """Each transform's random numbers for ``n`` images, block by block."""
+        drawn = [[] for _ in self.transforms]
+        for lo, hi in self._blocks(n):
+            for params, t in zip(drawn, self.transforms):
+                params.append(t.draw(rng, hi - lo, shape))
+        return [np.concatenate(p) if p else None for p in drawn]
+
+    def run(self, src, rows, out, params, shape):
+        """Put ``src[rows]`` through every transform into ``out``;
+        intermediate images are float32."""
+        n = len(src) if rows is None else len(rows)
+        scratch = [np.empty((n, out.shape[1]), np.float32)
+                   for _ in range(min(2, len(self.transforms) - 1))]
+        source, index = src, rows
+        for s, (t, p) in enumerate(zip(self.transforms, params)):
+            dest = out if s == len(self.transforms) - 1 else scratch[s % 2]
+            if n:
+                t.run(source, index, dest, p, shape)
+            source, index = dest, None
+        return out
+
     def reference(self, images, rng):
         """The same in NumPy: the same blocks, the same random numbers."""
         images = np.asarray(images, dtype=np.float32)
         out = np.empty_like(images)
-        for k in range(0, len(images), BLOCK):
-            block = images[k:k + BLOCK]
+        for lo, hi in self._blocks(len(images)):
+            block = images[lo:hi]
             for t in self.transforms:
                 block = t.reference(block, rng)
-            out[k:k + BLOCK] = block
-        return out
-
-    def apply(self, src, rows, out, rng, shape):
-        """Write ``src[rows]`` put through every transform into ``out``, a
-        block of :data:`BLOCK` images at a time; intermediate results are
-        float32, only the last transform writes into ``out``."""
-        rows = np.arange(len(src), dtype=np.int64) if rows is None else np.asarray(rows, np.int64)
-        scratch = [np.empty((min(BLOCK, len(rows)), out.shape[1]), np.float32)
-                   for _ in range(min(2, len(self.transforms) - 1))]
-        for k in range(0, len(rows), BLOCK):
-            block_rows, block_out = rows[k:k + BLOCK], out[k:k + BLOCK]
-            source, index = src, block_rows
-            for s, t in enumerate(self.transforms):
-                last = s == len(self.transforms) - 1
-                dest = block_out if last else scratch[s % 2][:len(block_rows)]
-                t.apply(source, index, dest, rng, shape)
-                source, index = dest, None
+            out[lo:hi] = block
         return out
 
     def __repr__(self):
