@@ -124,9 +124,15 @@ def _coefficient_rows(coeffs, m, b0, b1, t):
     for p in range(ka):
         for j in range(wp):
             t[p, j] = ZERO
-        for q in range(kb):
-            c0 = coeffs[m, 0, p, q]
-            c1 = coeffs[m, 1, p, q]
+        q = 0
+        while q + 1 < kb:                   # two basis rows a pass: half the stores
+            c0, c1 = coeffs[m, 0, p, q], coeffs[m, 1, p, q]
+            e0, e1 = coeffs[m, 0, p, q + 1], coeffs[m, 1, p, q + 1]
+            for j in range(wp):
+                t[p, j] += (c0 * b0[q, j] + c1 * b1[q, j]) + (e0 * b0[q + 1, j] + e1 * b1[q + 1, j])
+            q += 2
+        if q < kb:
+            c0, c1 = coeffs[m, 0, p, q], coeffs[m, 1, p, q]
             for j in range(wp):
                 t[p, j] += c0 * b0[q, j] + c1 * b1[q, j]
 
@@ -159,10 +165,17 @@ def elastic_into(src, rows, coeffs, a, b0, b1, out):
             here = np.float32(i + 1)
             for j in range(wp):                     # pixel + 1 (the border) ...
                 pos[j] = col[j] + isrow[j] * here
-            for p in range(ka):                     # ... + its displacement
-                aip = a[i, p]
+            p = 0
+            while p + 2 < ka:                       # ... + its displacement,
+                a0, a1, a2 = a[i, p], a[i, p + 1], a[i, p + 2]   # three terms a pass
                 for j in range(wp):
-                    pos[j] += aip * t[p, j]
+                    pos[j] += a0 * t[p, j] + a1 * t[p + 1, j] + a2 * t[p + 2, j]
+                p += 3
+            while p < ka:
+                a0 = a[i, p]
+                for j in range(wp):
+                    pos[j] += a0 * t[p, j]
+                p += 1
             _locate(pos, lim, cap, mult, corner, frac)
             _sample_row(pad, w, stride, corner, frac, out, m, i * w)
 
