@@ -49,11 +49,14 @@ class Expander:
     ``prefetch`` prepares the next epoch in the background.  ``threads``
     (distortion) and ``blas_threads`` are ``"auto"`` (the rule of
     :func:`~nndl.expansion.threads.plan_threads`, from ``meter``'s load) or
-    a number; ``blas_threads=None`` leaves BLAS alone.
+    a number; ``blas_threads=None`` leaves BLAS alone.  An engine that
+    trains with a known number of threads of its own (not BLAS's) sets
+    ``trainer_threads`` (e.g. 1), and the distortion gets the other free
+    cores.
     """
 
     def __init__(self, transform, *, seed=None, shape=None, chunk_size=2000, prefetch=True,
-                 threads="auto", blas_threads="auto", meter=None):
+                 threads="auto", blas_threads="auto", meter=None, trainer_threads=None):
         if isinstance(transform, (str, list, tuple)):
             transform = parse_specs(transform)
         self.transform = transform
@@ -67,6 +70,9 @@ class Expander:
         self.threads = _thread_count("threads", threads, allow_none=False)
         self.blas_threads = _thread_count("blas_threads", blas_threads, allow_none=True)
         self.meter = meter if meter is not None else LoadMeter()
+        self.trainer_threads = _thread_count("trainer_threads", trainer_threads, allow_none=True)
+        if self.trainer_threads == "auto":
+            raise ConfigError("trainer_threads must be None or an integer >= 1, got 'auto'")
         self.plan = None              # the last ThreadPlan
         self._threads = None          # (blas, distortion) threads from it
         self._job = None              # the epoch being prepared in the background
@@ -104,7 +110,7 @@ class Expander:
     def thread_plan(self):
         """Plan the threads from the load now; return ``(blas, distortion)``
         (``blas`` None when BLAS is left alone)."""
-        self.plan = self.meter.plan()
+        self.plan = self.meter.plan(self.trainer_threads)
         blas = self.plan.blas if self.blas_threads == "auto" else self.blas_threads
         distort = self.plan.distort if self.threads == "auto" else self.threads
         self._threads = blas, distort

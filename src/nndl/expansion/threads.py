@@ -12,8 +12,12 @@ The rule (:func:`plan_threads`):
   (its CPU seconds over the wall seconds since the last plan), never below 0;
 * ``free = max(1, round(cores - others))``;
 * while images are distorted beside training, BLAS gets ``max(1, free - 1)``
-  threads and the distortion ``max(1, free - blas)``: one core for the
-  distortion when two or more are free; on a single free core both share it.
+  threads and the distortion the rest, ``max(1, free - trainer)``, where
+  ``trainer`` is the number of threads the training uses: BLAS's by default
+  (so one core for the distortion when two or more are free), or what the
+  engine says it uses (e.g. 1 for a single-threaded compiled kernel, which
+  leaves ``free - 1`` threads to the distortion).  On a single free core
+  training and distortion share it.
 
 So no thread waits for a core that another job holds: a machine with half
 its cores busy runs the epoch at about half speed instead of several times
@@ -43,14 +47,16 @@ class ThreadPlan:
                 f"distortion {self.distort}")
 
 
-def plan_threads(cores, load, own=0.0):
+def plan_threads(cores, load, own=0.0, trainer=None):
     """Return the :class:`ThreadPlan` for ``cores`` usable cores, a 1-minute
-    load average ``load`` and this process's own share ``own`` of it."""
+    load average ``load``, this process's own share ``own`` of it, and the
+    ``trainer`` threads training uses besides the distortion (None: BLAS's)."""
     cores = max(1, int(cores))
     others = max(0.0, float(load) - max(0.0, float(own)))
     free = max(1, min(cores, int(cores - others + 0.5)))
     blas = max(1, free - 1)
-    return ThreadPlan(cores, float(load), float(own), free, blas, max(1, free - blas))
+    training = blas if trainer is None else max(1, int(trainer))
+    return ThreadPlan(cores, float(load), float(own), free, blas, max(1, free - training))
 
 
 def usable_cores():
@@ -81,11 +87,12 @@ class LoadMeter:
         self.clock, self.cpu_clock = clock, cpu_clock
         self._since = None
 
-    def plan(self):
-        """Return the :class:`ThreadPlan` for now."""
+    def plan(self, trainer=None):
+        """Return the :class:`ThreadPlan` for now (``trainer`` as in
+        :func:`plan_threads`)."""
         wall, cpu = self.clock(), self.cpu_clock()
         own = 0.0
         if self._since is not None and wall > self._since[0]:
             own = (cpu - self._since[1]) / (wall - self._since[0])
         self._since = (wall, cpu)
-        return plan_threads(self.cores, self.load(), own)
+        return plan_threads(self.cores, self.load(), own, trainer)
