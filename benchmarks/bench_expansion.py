@@ -100,7 +100,9 @@ def bench_distortion(images, n_scipy, n_numpy, repeats):
         t = parse_specs(spec)
         t(images[:64], np.random.default_rng(0))                       # compile / load
         rng = np.random.default_rng(1)
-        rows = [("nndl compiled", len(images), lambda: t(images, rng)),
+        flat = images.reshape(len(images), -1)
+        out = np.zeros_like(flat)        # reused, as the Expander reuses its epoch buffers
+        rows = [("nndl compiled", len(images), lambda: t.apply(flat, None, out, rng, (28, 28))),
                 ("nndl NumPy reference", n_numpy, lambda: t.reference(images[:n_numpy], rng)),
                 ("scipy.ndimage per image", n_scipy, lambda: scipy_fn(images[:n_scipy], rng))]
         for label, n, fn in rows:
@@ -149,15 +151,15 @@ def epoch_images_seconds(data, sizes, m, seed):
     # distortion may take every other free core
     ex = Expander(ELASTIC, seed=seed, trainer_threads=1 if m < 32 else None)
     x = np.ascontiguousarray(data.images, dtype=net.dtype)
-    times = []
     for epoch in range(2):
         start = time.perf_counter()
         images = ex.epoch_images(x, epoch)
+        wait = time.perf_counter() - start
         with ex.blas_limit():
-            train(net, Dataset(images, data.labels), 1, m, SGD(eta))
-        times.append(time.perf_counter() - start)
+            state = train(net, Dataset(images, data.labels), 1, m, SGD(eta))
+        total = time.perf_counter() - start
     ex.close()
-    return times[1], str(ex.plan)
+    return total, wait, state.history[0]["train_seconds"], str(ex.plan)
 
 
 def bench_epochs(training, configs, repeats, distort_seconds):
@@ -165,11 +167,15 @@ def bench_epochs(training, configs, repeats, distort_seconds):
     for sizes, m, n in configs:
         data = training.subset(n)
         rows = {"plain, engine auto": [], "plain, reference": [], "expanded, reference": [],
-                "expanded, epoch_images + auto": []}
+                "expanded, epoch_images + auto": [], "  of which waiting for the images": [],
+                "  of which train_seconds": []}
         plan = ""
         for r in range(repeats):
             rows["plain, engine auto"].append(epoch_seconds(data, sizes, m, "auto"))
-            rows["expanded, epoch_images + auto"].append(epoch_images_seconds(data, sizes, m, r)[0])
+            total, wait, trained, _ = epoch_images_seconds(data, sizes, m, r)
+            rows["expanded, epoch_images + auto"].append(total)
+            rows["  of which waiting for the images"].append(wait)
+            rows["  of which train_seconds"].append(trained)
             rows["plain, reference"].append(epoch_seconds(data, sizes, m, "reference"))
             from nndl.expansion import Expander
             ex = Expander(ELASTIC, seed=r)
@@ -180,7 +186,7 @@ def bench_epochs(training, configs, repeats, distort_seconds):
               f"load average {os.getloadavg()[0]:.2f}; threads: {plan}):")
         med = {k: statistics.median(v) for k, v in rows.items()}
         for k, v in rows.items():
-            print(f"  {k:32s} {med[k]:7.3f} s   runs: " + " ".join(f"{t:.3f}" for t in v))
+            print(f"  {k:34s} {med[k]:7.3f} s   runs: " + " ".join(f"{t:.3f}" for t in v))
         print(f"  expanded / plain: reference {med['expanded, reference'] / med['plain, reference']:.2f}x,"
               f" epoch_images + auto {med['expanded, epoch_images + auto'] / med['plain, engine auto']:.2f}x;"
               f" distorting these {n} images on one core: {distort_seconds * n / 50000:.3f} s"
