@@ -162,34 +162,53 @@ def epoch_images_seconds(data, sizes, m, seed):
     return total, wait, state.history[0]["train_seconds"], str(ex.plan)
 
 
+def planned_blas(trainer_threads=None):
+    """The BLAS threads the Expander would plan now, and the plan."""
+    from nndl.expansion.threads import LoadMeter
+    plan = LoadMeter().plan(trainer_threads)
+    return plan.blas, plan
+
+
 def bench_epochs(training, configs, repeats, distort_seconds):
-    """Print the epoch table for each (sizes, mini-batch, images)."""
+    """Print the epoch table for each (sizes, mini-batch, images).  Every
+    row but one runs with BLAS held to the threads the Expander plans from
+    the load, so plain and expanded are compared under the same rule; the
+    row "BLAS on every core" shows what the rule is for."""
+    from threadpoolctl import threadpool_limits
+    from nndl.expansion import Expander
     for sizes, m, n in configs:
         data = training.subset(n)
-        rows = {"plain, engine auto": [], "plain, reference": [], "expanded, reference": [],
+        rows = {"plain, engine auto": [], "plain, engine auto, BLAS on every core": [],
+                "plain, reference": [], "expanded, reference": [],
                 "expanded, epoch_images + auto": [], "  of which waiting for the images": [],
                 "  of which train_seconds": []}
-        plan = ""
+        plans = []
         for r in range(repeats):
-            rows["plain, engine auto"].append(epoch_seconds(data, sizes, m, "auto"))
+            blas, plan = planned_blas()
+            plans.append(str(plan))
+            with threadpool_limits(limits=blas, user_api="blas"):
+                rows["plain, engine auto"].append(epoch_seconds(data, sizes, m, "auto"))
+            rows["plain, engine auto, BLAS on every core"].append(
+                epoch_seconds(data, sizes, m, "auto"))
             total, wait, trained, _ = epoch_images_seconds(data, sizes, m, r)
             rows["expanded, epoch_images + auto"].append(total)
             rows["  of which waiting for the images"].append(wait)
             rows["  of which train_seconds"].append(trained)
-            rows["plain, reference"].append(epoch_seconds(data, sizes, m, "reference"))
-            from nndl.expansion import Expander
+            with threadpool_limits(limits=planned_blas()[0], user_api="blas"):
+                rows["plain, reference"].append(epoch_seconds(data, sizes, m, "reference"))
             ex = Expander(ELASTIC, seed=r)
             rows["expanded, reference"].append(epoch_seconds(data, sizes, m, "reference", ex))
-            plan = str(ex.plan)
             ex.close()
         print(f"epoch of {sizes}, mini-batch {m}, {n} images (median of {repeats}, alternating; "
-              f"load average {os.getloadavg()[0]:.2f}; threads: {plan}):")
+              f"load average {os.getloadavg()[0]:.2f}):")
+        for p in plans:
+            print(f"  threads planned: {p}")
         med = {k: statistics.median(v) for k, v in rows.items()}
         for k, v in rows.items():
-            print(f"  {k:34s} {med[k]:7.3f} s   runs: " + " ".join(f"{t:.3f}" for t in v))
+            print(f"  {k:40s} {med[k]:7.3f} s   runs: " + " ".join(f"{t:.3f}" for t in v))
         print(f"  expanded / plain: reference {med['expanded, reference'] / med['plain, reference']:.2f}x,"
               f" epoch_images + auto {med['expanded, epoch_images + auto'] / med['plain, engine auto']:.2f}x;"
-              f" distorting these {n} images on one core: {distort_seconds * n / 50000:.3f} s"
+              f" distorting these {n} images on one core: {distort_seconds * n / 50000:.3f} s CPU"
               f" ({distort_seconds * n / 50000 / med['plain, engine auto']:.2f} plain auto epochs)")
 
 
