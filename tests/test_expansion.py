@@ -287,23 +287,37 @@ def test_kernels_read_rows_by_index_and_keep_black_images_black():
 
 
 # ------------------------- low-rank fields: the reference's distribution
+def lowrank_covariance(a, b, counts):
+    """The (HW x HW) covariance of the low-rank field A C B^T, C's kept
+    entries i.i.d. of variance 1/3."""
+    cov = 0
+    for p, kb in enumerate(counts):
+        for q in range(kb):
+            cov = cov + np.kron(np.outer(a[:, p], a[:, p]), np.outer(b[:, q], b[:, q])) / 3
+    return cov
+
+
 def test_lowrank_field_covariance_equals_the_smoothed_uniform_field():
-    """Analytically: per-pixel variance and covariance of A C A^T/sqrt(3)
-    against G U G^T (U uniform in [-1, 1]), for several sigmas."""
-    for sigma in (1.5, 4.0, 9.0):
-        g, a = gaussian_matrix(28, sigma), T.lowrank_basis(28, sigma)
-        assert a.shape[1] <= 28
-        np.testing.assert_allclose(a @ a.T, g @ g.T, rtol=0, atol=2e-5 * (g @ g.T).max())
-    assert T.lowrank_basis(28, 4.0).shape == (28, 9)           # 81 numbers, not 784
-    assert T.lowrank_basis(28, 0.7).shape == (28, 28)          # nothing to drop
+    """Analytically: the covariance of every pair of pixels of the low-rank
+    field against that of G U G^T (U uniform in [-1, 1], variance 1/3)."""
+    for sigma, h, w in ((1.5, 12, 10), (4.0, 28, 28), (9.0, 28, 28)):
+        a, b, counts = T.lowrank_plan(h, w, sigma)
+        gh, gw = gaussian_matrix(h, sigma), gaussian_matrix(w, sigma)
+        exact = np.kron(gh @ gh.T, gw @ gw.T) / 3
+        np.testing.assert_allclose(lowrank_covariance(a, b, counts), exact, rtol=0,
+                                   atol=1e-4 * exact.max())
+    a, b, counts = T.lowrank_plan(28, 28, 4.0)
+    assert a.shape == b.shape == (28, 9) and counts.sum() == 60   # 60 numbers, not 784
+    assert list(counts) == [9, 9, 8, 8, 7, 7, 6, 4, 2]
+    assert T.lowrank_plan(28, 28, 0.7)[0].shape[1] >= 27       # next to nothing to drop
 
 
 def sampled_fields(n=6000, sigma=4.0):
     """n exact fields (uniform, Gaussian-smoothed) and n low-rank ones, (n, 28, 28)."""
     exact = smooth_fields(uniform_fields(np.random.default_rng(10), n // 2, 28, 28), sigma)
-    a = T.lowrank_basis(28, sigma)
-    coeffs = T.lowrank_coefficients(np.random.default_rng(11), n // 2, a.shape[1], a.shape[1])
-    low = T.lowrank_fields(coeffs, a, a, 1.0)
+    a, b, counts = T.lowrank_plan(28, 28, sigma)
+    coeffs = T.lowrank_coefficients(np.random.default_rng(11), n // 2, counts)
+    low = T.lowrank_fields(coeffs, a, b, counts, 1.0)
     return exact.reshape(n, 28, 28), low.reshape(n, 28, 28)
 
 

@@ -116,37 +116,41 @@ def _sample_row(pad, w, stride, corner, frac, out, m, base):
 
 
 @njit(nogil=True, cache=True, fastmath=FAST)
-def _coefficient_rows(coeffs, m, b0, b1, t):
-    """``t[p] = coeffs[m, 0, p] @ b0 + coeffs[m, 1, p] @ b1``: row p of
-    ``C @ bt`` for both fields side by side."""
-    ka, kb = coeffs.shape[2], coeffs.shape[3]
+def _coefficient_rows(coeffs, counts, m, b0, b1, t):
+    """``t[p] = C0[p] @ b0 + C1[p] @ b1``: row p of ``C @ bt`` for both
+    fields side by side, ``C``'s row p being the next ``counts[p]``
+    coefficients of ``coeffs[m, f]`` (zeros after them)."""
     wp = t.shape[1]
-    for p in range(ka):
+    start = 0
+    for p in range(counts.shape[0]):
         for j in range(wp):
             t[p, j] = ZERO
+        kb = counts[p]
         q = 0
         while q + 1 < kb:                   # two basis rows a pass: half the stores
-            c0, c1 = coeffs[m, 0, p, q], coeffs[m, 1, p, q]
-            e0, e1 = coeffs[m, 0, p, q + 1], coeffs[m, 1, p, q + 1]
+            c0, c1 = coeffs[m, 0, start + q], coeffs[m, 1, start + q]
+            e0, e1 = coeffs[m, 0, start + q + 1], coeffs[m, 1, start + q + 1]
             for j in range(wp):
                 t[p, j] += (c0 * b0[q, j] + c1 * b1[q, j]) + (e0 * b0[q + 1, j] + e1 * b1[q + 1, j])
             q += 2
         if q < kb:
-            c0, c1 = coeffs[m, 0, p, q], coeffs[m, 1, p, q]
+            c0, c1 = coeffs[m, 0, start + q], coeffs[m, 1, start + q]
             for j in range(wp):
                 t[p, j] += c0 * b0[q, j] + c1 * b1[q, j]
+        start += kb
 
 
 @njit(nogil=True, cache=True, fastmath=FAST)
-def elastic_into(src, rows, coeffs, a, b0, b1, out):
+def elastic_into(src, rows, coeffs, counts, a, b0, b1, out):
     """Elastic distortion of the images ``src[rows]`` into ``out``.
 
     ``src`` is (N, h*w) in any float dtype, ``rows`` (n,) int64, ``coeffs``
-    (n, 2, ka, kb) float32, ``a`` (h, ka) float32, ``b0``/``b1`` the halves
-    of ``split_basis(bt)`` for ``bt`` (kb, w), ``out`` (n, h*w).  Image
-    ``m``'s displacement down is ``a @ coeffs[m, 0] @ bt``, right
-    ``a @ coeffs[m, 1] @ bt``; output pixel (i, j) reads the source at
-    (i, j) plus its displacement.
+    (n, 2, sum(counts)) float32 and ``counts`` (ka,) int64 (the coefficient
+    matrices ``C``, row p holding ``counts[p]`` leading entries), ``a``
+    (h, ka) float32, ``b0``/``b1`` the halves of ``split_basis(bt)`` for
+    ``bt`` (kb, w), ``out`` (n, h*w).  Image ``m``'s displacement down is
+    ``a @ C[m, 0] @ bt``, right ``a @ C[m, 1] @ bt``; output pixel (i, j)
+    reads the source at (i, j) plus its displacement.
     """
     h, ka = a.shape
     w = out.shape[1] // h
@@ -160,7 +164,7 @@ def elastic_into(src, rows, coeffs, a, b0, b1, out):
     frac = np.empty(wp, np.float32)
     for m in range(rows.shape[0]):
         _load_padded(src, rows[m], pad, h, w)
-        _coefficient_rows(coeffs, m, b0, b1, t)
+        _coefficient_rows(coeffs, counts, m, b0, b1, t)
         for i in range(h):
             here = np.float32(i + 1)
             for j in range(wp):                     # pixel + 1 (the border) ...
@@ -233,40 +237,41 @@ def _check_out(out, n, d):
 
 @functools.lru_cache(maxsize=64)
 def lowrank_bases(h, w, alpha, sigma):
-    """The kernel's ``(a, b0, b1)`` for the low-rank elastic distortion:
+    """The kernel's ``(counts, a, b0, b1)`` for the low-rank elastic
+    distortion: ``transforms.lowrank_plan``'s counts, and
     ``transforms.lowrank_fields``'s ``alpha / sqrt(3) * A`` and ``B^T``."""
-    a = T.lowrank_basis(h, sigma)
-    b = a if h == w else T.lowrank_basis(w, sigma)
+    a, b, counts = T.lowrank_plan(h, w, sigma)
     ak = (a * np.float32(alpha / np.sqrt(3.0))).astype(np.float32)
-    return ak, *split_basis(np.ascontiguousarray(b.T, dtype=np.float32))
+    return counts, ak, *split_basis(np.ascontiguousarray(b.T, dtype=np.float32))
 
 
 @functools.lru_cache(maxsize=64)
 def gaussian_bases(h, w, alpha, sigma):
-    """The kernel's ``(a, b0, b1)`` for the exact elastic distortion:
-    ``alpha G_H`` and ``G_W^T`` (``transforms.smooth_fields``)."""
+    """The kernel's ``(counts, a, b0, b1)`` for the exact elastic distortion:
+    every coefficient (the raw field) drawn, ``alpha G_H`` and ``G_W^T``
+    (``transforms.smooth_fields``)."""
     gh = T.gaussian_matrix(h, sigma)
     gw = gh if h == w else T.gaussian_matrix(w, sigma)
-    return ((gh * alpha).astype(np.float32),
+    return (np.full(h, w, np.int64), (gh * alpha).astype(np.float32),
             *split_basis(np.ascontiguousarray(gw.T, dtype=np.float32)))
 
 
 def elastic_lowrank(src, rows, out, coeffs, alpha, sigma, shape):
     """Write the low-rank elastic distortion of ``src[rows]`` (flat rows of
     ``shape``) into ``out`` from the coefficients of
-    ``transforms.lowrank_coefficients`` (``lowrank_size`` gives their shape)."""
+    ``transforms.lowrank_coefficients`` (``lowrank_counts`` gives their
+    layout)."""
     h, w = shape
     rows = _rows(rows, len(src))
     _check_out(out, len(rows), h * w)
-    a, b0, b1 = lowrank_bases(h, w, float(alpha), float(sigma))
-    elastic_into(src, rows, coeffs, a, b0, b1, out)
+    counts, a, b0, b1 = lowrank_bases(h, w, float(alpha), float(sigma))
+    elastic_into(src, rows, coeffs, counts, a, b0, b1, out)
     return out
 
 
-def lowrank_size(shape, sigma):
-    """``(ka, kb)``: the number of low-rank coefficients along each axis."""
-    a, b0, _ = lowrank_bases(shape[0], shape[1], 1.0, float(sigma))
-    return a.shape[1], b0.shape[0]
+def lowrank_counts(shape, sigma):
+    """The coefficients drawn per row of the coefficient matrix."""
+    return lowrank_bases(shape[0], shape[1], 1.0, float(sigma))[0]
 
 
 def elastic_from_fields(src, rows, out, fields, alpha, sigma, shape):
@@ -276,8 +281,9 @@ def elastic_from_fields(src, rows, out, fields, alpha, sigma, shape):
     h, w = shape
     rows = _rows(rows, len(src))
     _check_out(out, len(rows), h * w)
-    a, b0, b1 = gaussian_bases(h, w, float(alpha), float(sigma))
-    elastic_into(src, rows, np.ascontiguousarray(fields, dtype=np.float32), a, b0, b1, out)
+    counts, a, b0, b1 = gaussian_bases(h, w, float(alpha), float(sigma))
+    fields = np.ascontiguousarray(fields, dtype=np.float32).reshape(len(rows), 2, h * w)
+    elastic_into(src, rows, fields, counts, a, b0, b1, out)
     return out
 
 

@@ -90,7 +90,7 @@ class Elastic(Transform):
         """The raw uniform fields (exact) or the low-rank coefficients."""
         if self.exact:
             return T.uniform_fields(rng, n, *shape)
-        return T.lowrank_coefficients(rng, n, *K.lowrank_size(shape, self.sigma))
+        return T.lowrank_coefficients(rng, n, K.lowrank_counts(shape, self.sigma))
 
     def run(self, src, rows, out, params, shape):
         """Distort ``src[rows]`` into ``out`` with the compiled kernel."""

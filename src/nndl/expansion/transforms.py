@@ -27,10 +27,11 @@ smoothed field is ``P S (Q^T U Q) S P^T``; the rotated noise ``Q^T U Q`` has
 independent entries of U's variance 1/3 (and, a sum of 784 uniforms each,
 is Gaussian to a very good approximation), and ``S`` falls so fast that for
 sigma = 4 only its first 9 values of 28 matter.  So a field is ``A C A^T``
-with ``A`` the first ``k`` columns of ``P S`` and ``C`` a ``k x k`` matrix of
-normal numbers of variance 1/3: 81 random numbers instead of 784, and two
-thin matrix products instead of two 28x28 ones.  ``k`` keeps all but
-:data:`LOWRANK_TOLERANCE` of the field's variance.
+with ``A`` the first 9 columns of ``P S`` and ``C`` a 9 x 9 matrix of
+normal numbers of variance 1/3, of which only the 60 entries that carry
+variance are drawn (:func:`lowrank_plan`): 60 random numbers instead of
+784, and two thin matrix products instead of two 28x28 ones.  All but
+:data:`LOWRANK_TOLERANCE` of the field's variance is kept.
 """
 
 import numpy as np
@@ -280,43 +281,70 @@ def elastic(images, rng, alpha=34.0, sigma=4.0):
 LOWRANK_TOLERANCE = 1e-5     # share of the field's variance the low-rank basis may drop
 
 
-def lowrank_basis(size, sigma, tolerance=LOWRANK_TOLERANCE):
-    """Return ``P_k S_k``, ``(size, k)``: the smallest ``k`` leading columns
-    of ``P S`` (the SVD ``G = P S Q^T`` of :func:`gaussian_matrix`) that keep
-    all but ``tolerance`` of the variance of ``G U G^T`` on a square image.
-
-    The variance of a field ``A C A^T`` with i.i.d. ``C`` is proportional to
-    ``(sum of the kept S^2)^2``, so ``k`` is the first with
-    ``(cumsum(S^2) / sum(S^2))^2 >= 1 - tolerance``.
-    """
+def lowrank_basis(size, sigma):
+    """Return ``P S``, ``(size, size)``: the SVD ``G = P S Q^T`` of
+    :func:`gaussian_matrix`, columns by falling singular value."""
     p, s, _ = np.linalg.svd(gaussian_matrix(size, sigma))
-    kept = (np.cumsum(s ** 2) / np.sum(s ** 2)) ** 2
-    k = int(np.searchsorted(kept, 1 - tolerance) + 1)
-    return p[:, :min(k, size)] * s[:min(k, size)]
+    return p * s
 
 
-def lowrank_coefficients(rng, n, ka, kb):
-    """Return ``n`` images' random coefficients, ``(n, 2, ka, kb)`` float32,
-    standard normal (the 1/3 variance of U is in :func:`lowrank_fields`)."""
-    return rng.standard_normal((n, 2, ka, kb), dtype=np.float32)
+def lowrank_plan(h, w, sigma, tolerance=LOWRANK_TOLERANCE):
+    """Return ``(A, B, counts)`` for fields on an ``h x w`` image: the bases
+    ``A`` (h, ka) and ``B`` (w, kb), and for each row ``p`` of the
+    coefficient matrix how many of its first entries are drawn (the others
+    are 0).
+
+    The pair ``(p, q)`` contributes ``s_p^2 t_q^2 / 3`` to the field's total
+    variance (``s``, ``t`` the singular values along each axis); the pairs
+    are kept from the largest down until all but ``tolerance`` of the total
+    is kept.  The singular values fall, so the kept pairs form a staircase:
+    row ``p`` keeps ``q < counts[p]``.  For sigma 4 on 28x28 that is 60
+    pairs, ``counts = [9, 9, 8, 8, 7, 7, 6, 4, 2]``.
+    """
+    a = lowrank_basis(h, sigma)
+    b = a if h == w else lowrank_basis(w, sigma)
+    share = np.outer((a ** 2).sum(axis=0), (b ** 2).sum(axis=0))
+    ranked = np.sort(share.ravel())[::-1]
+    kept = np.searchsorted(np.cumsum(ranked) / ranked.sum(), 1 - tolerance) + 1
+    counts = (share >= ranked[min(kept, ranked.size) - 1]).sum(axis=1)
+    ka = int(np.count_nonzero(counts))
+    return a[:, :ka], b[:, :int(counts.max())], counts[:ka].astype(np.int64)
 
 
-def lowrank_fields(coeffs, a, b, alpha):
+def lowrank_coefficients(rng, n, counts):
+    """Return ``n`` images' random coefficients, ``(n, 2, sum(counts))``
+    float32, standard normal (the 1/3 variance of U is in
+    :func:`lowrank_fields`): the kept entries of each field's coefficient
+    matrix, row by row."""
+    return rng.standard_normal((n, 2, int(np.sum(counts))), dtype=np.float32)
+
+
+def unpack_coefficients(coeffs, counts, kb):
+    """The ``(n, 2, len(counts), kb)`` coefficient matrices, zeros where no
+    coefficient is drawn."""
+    keep = np.arange(kb)[None, :] < np.asarray(counts)[:, None]
+    full = np.zeros(coeffs.shape[:2] + keep.shape, np.float32)
+    full[:, :, keep] = coeffs
+    return full
+
+
+def lowrank_fields(coeffs, a, b, counts, alpha):
     """Return the displacement fields ``alpha A C B^T / sqrt(3)``,
-    ``(n, 2, H, W)`` float32, for the coefficients ``C`` of
-    :func:`lowrank_coefficients` and the bases ``a`` (H, ka), ``b`` (W, kb)."""
+    ``(n, 2, H, W)`` float32, for the coefficients of
+    :func:`lowrank_coefficients` and the plan ``a``, ``b``, ``counts`` of
+    :func:`lowrank_plan`."""
     scale = np.float32(alpha / np.sqrt(3.0))
-    return (a * scale).astype(np.float32) @ coeffs @ b.T.astype(np.float32)
+    c = unpack_coefficients(coeffs, counts, b.shape[1])
+    return (a * scale).astype(np.float32) @ c @ b.T.astype(np.float32)
 
 
 def elastic_lowrank(images, rng, alpha=34.0, sigma=4.0):
     """Simard et al.'s elastic distortion with fields made in the low-rank
     basis (see the module docstring): the same distribution of fields as
-    :func:`elastic`, from ``2 k^2`` normal numbers per image."""
+    :func:`elastic`, from ``2 sum(counts)`` normal numbers per image."""
     images = np.asarray(images, dtype=np.float32)
     n, h, w = images.shape
-    a = lowrank_basis(h, sigma)
-    b = a if h == w else lowrank_basis(w, sigma)
-    d = lowrank_fields(lowrank_coefficients(rng, n, a.shape[1], b.shape[1]), a, b, alpha)
+    a, b, counts = lowrank_plan(h, w, sigma)
+    d = lowrank_fields(lowrank_coefficients(rng, n, counts), a, b, counts, alpha)
     rows, cols = pixel_grid(h, w)
     return bilinear_sample(images, rows + d[:, 0], cols + d[:, 1])
