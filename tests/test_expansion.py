@@ -255,6 +255,14 @@ def test_compiled_transforms_equal_their_numpy_reference(spec):
                                t.reference(x, np.random.default_rng(5)), atol=2e-5)
 
 
+@pytest.mark.parametrize("spec", ["elastic:alpha=6,sigma=2", "affine:rotate=20,shift=1,skew=5"])
+def test_compiled_transforms_handle_images_that_are_not_square(spec):
+    x = digits(40)[:, 3:15, 5:25]                               # 12 x 20
+    t = parse_specs(spec)
+    np.testing.assert_allclose(t(x, np.random.default_rng(9)),
+                               t.reference(x, np.random.default_rng(9)), atol=2e-5)
+
+
 def test_compiled_affine_matches_scipy_affine_transform():
     x = bordered(8)
     rng = np.random.default_rng(6)
