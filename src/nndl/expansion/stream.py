@@ -18,10 +18,12 @@ Rows are distorted in chunks of ``chunk_size``: chunk ``c`` of epoch ``e``
 takes its random numbers from a generator seeded from ``(seed, e, c)``
 alone, so a seed gives the same images whatever the number of threads and
 their timing, and whichever engine trains on them.  The worker draws the
-random numbers of the whole epoch first (NumPy), then runs each transform's
-compiled kernel once over its share of the rows: the kernels do not hold the
-GIL, and one call per epoch leaves nothing waiting for the GIL while an
-engine's compiled epoch holds it.
+random numbers of the whole epoch first (NumPy; ``epoch_images`` waits for
+that before it returns), then runs each transform's compiled kernel once
+over its share of the rows.  The kernels do not hold the GIL, and one call
+per epoch and transform leaves nothing waiting for the GIL while an
+engine's compiled epoch holds it (a composition of transforms waits for it
+between its kernels).
 
 Threads come from the cores actually free (:mod:`~nndl.expansion.threads`):
 BLAS is held to one thread fewer than the free cores while the stream runs,
@@ -196,15 +198,22 @@ class _EpochJob:
         self.threads = max(1, int(threads))
         self.error = None
         self.stopped = threading.Event()
+        self.running = threading.Event()      # the kernels have been called
         self.thread = None
 
     def is_for(self, x, epoch):
         return self.x is x and self.epoch == epoch
 
     def start(self):
+        """Start the worker and return once its kernels run (or it is done):
+        the random numbers are drawn while the caller waits, so that an
+        engine whose compiled epoch holds the GIL cannot keep the worker
+        from starting."""
         self.thread = threading.Thread(target=self._guarded, daemon=True,
                                        name=f"nndl-expand-{self.epoch}")
         self.thread.start()
+        while not self.running.wait(0.01) and self.thread.is_alive():
+            pass
 
     def run(self):
         self._guarded()
@@ -227,6 +236,8 @@ class _EpochJob:
             self._distort()
         except BaseException as e:          # noqa: BLE001 - raised again in result()
             self.error = e
+        finally:
+            self.running.set()
 
     def _distort(self):
         ex, x, out, shape = self.expander, self.x, self.out, self.shape
@@ -234,6 +245,7 @@ class _EpochJob:
         chunks = [(lo, min(n, lo + size)) for lo in range(0, n, size)]
         t = ex.transform
         if not (hasattr(t, "draw") and hasattr(t, "run")):
+            self.running.set()
             for c, (lo, hi) in enumerate(chunks):          # any callable: chunk by chunk
                 if self.stopped.is_set():
                     return
@@ -245,17 +257,21 @@ class _EpochJob:
             return
         params = _concatenate(drawn)
         shares = np.array_split(np.arange(n), min(self.threads, len(chunks)))
-        helpers = [threading.Thread(target=self._run_share, args=(share, params), daemon=True)
-                   for share in shares[1:]]
-        for h in helpers:
+        entered = [threading.Event() for _ in shares]
+        helpers = [threading.Thread(target=self._run_share, args=(share, params, e), daemon=True)
+                   for share, e in zip(shares[1:], entered[1:])]
+        for h, e in zip(helpers, entered[1:]):
             h.start()
-        self._run_share(shares[0], params)
+            e.wait()
+        self.running.set()              # each share is a kernel call away from running
+        self._run_share(shares[0], params, entered[0])
         for h in helpers:
             h.join()
         if self.error is not None:
             raise self.error
 
-    def _run_share(self, share, params):
+    def _run_share(self, share, params, entered):
+        entered.set()
         if len(share) == 0:
             return
         lo, hi = int(share[0]), int(share[-1]) + 1
