@@ -56,8 +56,9 @@ def main():
         try:
             for label, threads in (("BLAS on every core", cores), ("planned", "auto")):
                 times, plan = epoch_seconds(data, args.epochs, threads)
+                note = f"   ({plan})" if threads == "auto" else f"   (BLAS {cores} threads)"
                 print(f"  {busy} busy, {label:18s} median {statistics.median(times):6.2f} s   "
-                      f"runs: {' '.join(f'{t:.2f}' for t in times)}   ({plan})")
+                      f"runs: {' '.join(f'{t:.2f}' for t in times)}{note}")
         finally:
             for p in spinners:
                 p.terminate()
