@@ -14,7 +14,7 @@ from .base import Claim, Experiment, Result, judge, summarize
 MODULES = ("slowdown", "overfitting", "regularized", "overfitting_full", "regularized_full",
            "weight_init", "z_distribution", "multiple_eta", "lr_threshold",
            "hyperparameter_walkthrough", "more_data", "svm_full", "l1_vs_l2", "mini_batch_time", "early_stopping",
-           "lr_schedule", "expansion")
+           "lr_schedule", "expansion", "optimizers")
 
 
 def _registry():
