@@ -143,7 +143,7 @@ def test_registry_names_every_experiment_of_the_issue():
                 "weight_init", "z_distribution", "multiple_eta", "lr_threshold",
                 "hyperparameter_walkthrough", "more_data", "svm_full", "l1_vs_l2", "mini_batch_time",
                 "early_stopping", "lr_schedule", "expansion", "cross_entropy", "softmax",
-                "activations", "replicability", "ensemble", "figures"}
+                "activations", "replicability", "ensemble", "figures", "optimizers"}
     assert {n for n, e in EXPERIMENTS.items() if e.pending is None} == runnable
     assert not [n for n, e in EXPERIMENTS.items() if e.pending]
     for e in EXPERIMENTS.values():

@@ -14,10 +14,12 @@ interrupted run needs to continue exactly (the learning rate, and for
 momentum the velocities).
 """
 
+import math
+
 import numpy as np
 
 from .errors import ConfigError
-from .params import LEARNING_RATE, MOMENTUM
+from .params import FRACTION, LEARNING_RATE, MOMENTUM, PENALTY, POSITIVE
 
 
 def check_eta(eta):
@@ -124,3 +126,185 @@ def make_optimizer(eta, momentum=0.0, nesterov=False):
     if momentum:
         return Momentum(eta, momentum, nesterov)
     return SGD(eta)
+
+
+# ------------------------------------------------------- adaptive optimisers
+# Adam, RMSProp and AdaGrad scale each parameter's step by a running measure
+# of its own gradients' size.  Each is written in PyTorch's formulation
+# (torch.optim, single-tensor path, no weight decay: nndl's regularisers add
+# the penalty's gradient before the optimiser sees it, as torch's
+# ``weight_decay`` does), so its steps can be checked against PyTorch's on the
+# same gradients (tests/test_optimizers.py).
+#
+# In the explicit-state style of optax, each is a pair
+#     init(params) -> state           (zeros shaped like the parameters, step t = 0)
+#     update(grads, state) -> (updates, state')
+# with p' = p + updates; here the state lives in the object (created at the
+# first step) and ``state_dict()`` returns all of it: t and every moment array.
+
+
+def _zeros_like_all(params):
+    """One zero array per parameter array (a moment estimate's starting value)."""
+    return [np.zeros_like(p) for p in params]
+
+
+def _copies(arrays):
+    """Copies of a list of arrays (None stays None), for ``state_dict``."""
+    return None if arrays is None else [a.copy() for a in arrays]
+
+
+def _loaded(arrays):
+    """Arrays restored from a ``state_dict`` (None stays None)."""
+    return None if arrays is None else [np.array(a) for a in arrays]
+
+
+class Adam:
+    """Adam (Kingma & Ba 2015, "Adam: a method for stochastic optimization",
+    Algorithm 1), in PyTorch's arrangement of the same arithmetic:
+
+        t  -> t + 1
+        m  -> beta1 m + (1 - beta1) g              (first moment)
+        v  -> beta2 v + (1 - beta2) g^2            (second moment)
+        p  -> p - (eta / (1 - beta1^t)) m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+
+    The bias corrections 1 - beta^t undo the moments' start at zero.  The
+    default eta 0.001 is the paper's; it is about 500 times smaller than the
+    chapter's SGD rate because Adam's step is about eta per weight whatever
+    the gradient's scale.  ``g`` is the mean mini-batch gradient plus the
+    regularisation term, as for ``SGD``; the gradient arrays are scratch.
+    """
+
+    name = "adam"
+
+    def __init__(self, eta=0.001, beta1=0.9, beta2=0.999, eps=1e-8):
+        self.eta = check_eta(eta)
+        self.beta1 = FRACTION.check(beta1, "Adam's beta1")
+        self.beta2 = FRACTION.check(beta2, "Adam's beta2")
+        self.eps = POSITIVE.check(eps, "Adam's epsilon")
+        self.t = 0
+        self.m = self.v = None
+
+    def update_params(self, params, grads):
+        """Update both moment estimates from the gradients, then step."""
+        if self.m is None:
+            self.m, self.v = _zeros_like_all(params), _zeros_like_all(params)
+        self.t += 1
+        b1, b2 = self.beta1, self.beta2
+        step_size = self.eta / (1.0 - b1 ** self.t)
+        root_bc2 = math.sqrt(1.0 - b2 ** self.t)
+        for p, g, m, v in zip(params, grads, self.m, self.v):
+            m += (1.0 - b1) * (g - m)             # torch's lerp: m + (1-b1)(g-m)
+            v *= b2
+            g *= g
+            g *= 1.0 - b2
+            v += g
+            denom = np.sqrt(v)
+            denom /= root_bc2
+            denom += self.eps
+            np.divide(m, denom, out=denom)
+            denom *= step_size
+            p -= denom
+
+    def state_dict(self):
+        """Return the hyper-parameters, the step count and both moments."""
+        return {"name": self.name, "eta": self.eta, "beta1": self.beta1, "beta2": self.beta2,
+                "eps": self.eps, "t": self.t, "m": _copies(self.m), "v": _copies(self.v)}
+
+    def load_state_dict(self, d):
+        """Restore what ``state_dict`` saved."""
+        self.__init__(d["eta"], d["beta1"], d["beta2"], d["eps"])
+        self.t, self.m, self.v = int(d["t"]), _loaded(d["m"]), _loaded(d["v"])
+
+
+class RMSProp:
+    """RMSProp (Tieleman & Hinton 2012, lecture 6e of "Neural networks for
+    machine learning"): divide the gradient by a running root mean square of
+    its recent values,
+
+        s -> rho s + (1 - rho) g^2
+        p -> p - eta g / (sqrt(s) + eps)
+
+    as PyTorch's ``RMSprop`` computes it (its ``alpha`` is ``rho`` here;
+    PyTorch defaults to 0.99, the lecture to 0.9, which is used here).
+    """
+
+    name = "rmsprop"
+
+    def __init__(self, eta=0.001, rho=0.9, eps=1e-8):
+        self.eta = check_eta(eta)
+        self.rho = FRACTION.check(rho, "RMSProp's decay rho")
+        self.eps = POSITIVE.check(eps, "RMSProp's epsilon")
+        self.t = 0
+        self.square_avg = None
+
+    def update_params(self, params, grads):
+        """Update the running mean square, then step."""
+        if self.square_avg is None:
+            self.square_avg = _zeros_like_all(params)
+        self.t += 1
+        rho = self.rho
+        for p, g, s in zip(params, grads, self.square_avg):
+            s *= rho
+            s += (1.0 - rho) * g * g
+            denom = np.sqrt(s)
+            denom += self.eps
+            g /= denom
+            g *= self.eta
+            p -= g
+
+    def state_dict(self):
+        """Return the hyper-parameters, the step count and the mean squares."""
+        return {"name": self.name, "eta": self.eta, "rho": self.rho, "eps": self.eps,
+                "t": self.t, "square_avg": _copies(self.square_avg)}
+
+    def load_state_dict(self, d):
+        """Restore what ``state_dict`` saved."""
+        self.__init__(d["eta"], d["rho"], d["eps"])
+        self.t, self.square_avg = int(d["t"]), _loaded(d["square_avg"])
+
+
+class AdaGrad:
+    """AdaGrad (Duchi, Hazan & Singer 2011, "Adaptive subgradient methods"):
+    each parameter's step shrinks with the sum of its squared gradients,
+
+        G -> G + g^2                         (G starts at ``initial_accumulator``)
+        p -> p - eta g / (sqrt(G) + eps)
+
+    as PyTorch's ``Adagrad`` computes it (with lr_decay 0).  The steps only
+    ever shrink, so it suits convex problems and sparse features better than
+    long non-convex runs.
+    """
+
+    name = "adagrad"
+
+    def __init__(self, eta=0.01, eps=1e-10, initial_accumulator=0.0):
+        self.eta = check_eta(eta)
+        self.eps = POSITIVE.check(eps, "AdaGrad's epsilon")
+        self.initial_accumulator = PENALTY.check(initial_accumulator,
+                                                 "AdaGrad's initial accumulator")
+        self.t = 0
+        self.sum_squares = None
+
+    def update_params(self, params, grads):
+        """Add the squared gradients to the accumulators, then step."""
+        if self.sum_squares is None:
+            self.sum_squares = [np.full_like(p, self.initial_accumulator) for p in params]
+        self.t += 1
+        for p, g, acc in zip(params, grads, self.sum_squares):
+            acc += g * g
+            denom = np.sqrt(acc)
+            denom += self.eps
+            g /= denom
+            g *= self.eta
+            p -= g
+
+    def state_dict(self):
+        """Return the hyper-parameters, the step count and the accumulators."""
+        return {"name": self.name, "eta": self.eta, "eps": self.eps,
+                "initial_accumulator": self.initial_accumulator, "t": self.t,
+                "sum_squares": _copies(self.sum_squares)}
+
+    def load_state_dict(self, d):
+        """Restore what ``state_dict`` saved."""
+        self.__init__(d["eta"], d["eps"], d["initial_accumulator"])
+        self.t, self.sum_squares = int(d["t"]), _loaded(d["sum_squares"])

@@ -15,7 +15,7 @@ MODULES = ("slowdown", "overfitting", "regularized", "overfitting_full", "regula
            "weight_init", "z_distribution", "multiple_eta", "lr_threshold",
            "hyperparameter_walkthrough", "more_data", "svm_full", "l1_vs_l2", "mini_batch_time", "early_stopping",
            "lr_schedule", "expansion", "cross_entropy", "softmax", "activations",
-           "replicability", "ensemble", "figures")
+           "replicability", "ensemble", "figures", "optimizers")
 
 
 def _registry():
