@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from nndl.errors import DataError
+from nndl.persistence import atomic_writer
 
 _SETS = ("training", "validation", "test")
 
@@ -140,18 +140,12 @@ class Splits:
 def save_npz(path: str | os.PathLike, splits: Splits) -> None:
     """Write ``splits`` to ``path`` as an uncompressed ``.npz``, atomically.
 
-    The arrays go to a temporary file in the same directory which is then
-    renamed into place, so a reader sees either no file or a whole one.
+    Written through :func:`nndl.persistence.atomic_writer`: a reader sees
+    either no file or a whole one, the file is fsynced, and it gets the
+    umask's permissions like any other file nndl writes.
     """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **splits.arrays())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_writer(path, binary=True) as f:
+        np.savez(f, **splits.arrays())
 
 
 def load_npz(path: str | os.PathLike) -> Splits:

@@ -27,6 +27,7 @@ import numpy as np
 
 from nndl.data.dataset import Dataset, Splits
 from nndl.errors import DataError
+from nndl.persistence import atomic_writer
 
 _CODES = {
     0x08: np.dtype(np.uint8),
@@ -119,11 +120,12 @@ def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
         raise DataError(f"{path}: IDX holds 1 to 4 dimensions, array has {a.ndim}")
     header = bytes([0, 0, code, a.ndim]) + b"".join(d.to_bytes(4, "big") for d in a.shape)
     data = np.ascontiguousarray(a, dtype=_CODES[code]).tobytes()
-    if path.name.endswith(".gz"):
-        with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as f:
-            f.write(header + data)
-    else:
-        path.write_bytes(header + data)
+    with atomic_writer(path, binary=True) as raw:
+        if path.name.endswith(".gz"):
+            with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as f:
+                f.write(header + data)
+        else:
+            raw.write(header + data)
 
 
 _IDX_NAMES = {

@@ -9,7 +9,7 @@ import warnings
 from pathlib import Path
 
 from ..options import option_actions
-from ..persistence import atomic_write_text
+from ..persistence import atomic_write_text, save_figure
 
 TEST_ATTR = "nndl_test"        # study attribute caching the best trial's test accuracy
 
@@ -126,7 +126,7 @@ def write_plots(study, out_dir):
                 warnings.simplefilter("ignore")      # Optuna marks these plots experimental
                 axes = plot(study)
             figure = getattr(axes, "figure", None) or axes.flat[0].figure
-            figure.savefig(path, dpi=100, bbox_inches="tight")
+            save_figure(figure, path, dpi=100, bbox_inches="tight")
             plt.close(figure)
             written.append(path)
         except (ValueError, RuntimeError) as e:     # e.g. too few trials for importances
