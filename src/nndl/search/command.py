@@ -73,7 +73,7 @@ def cmd_search(args):
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     train_parser = build_parser().subcommands["train"]
     space = Space.from_toml(args.space, train_parser) if args.space else None
-    storage = open_storage(args.storage)
+    storage = open_storage(args.storage, create=space is not None, study=args.study)
     study, space, settings = open_study(storage, args.study, space=space, trials=args.trials,
                                         sampler=args.sampler, pruner=args.pruner,
                                         seed=args.seed)
