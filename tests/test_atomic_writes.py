@@ -261,3 +261,18 @@ def test_check_distinct_finds_the_same_file_under_two_names(tmp_path):
     os.link(a, tmp_path / "hard.json")
     with pytest.raises(OutputError, match="same file"):
         check_distinct({"--save": tmp_path / "hard.json", "--checkpoint": a})
+
+
+def test_publish_moves_a_finished_file_like_the_writer(tmp_path):
+    from nndl.persistence import publish
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "dl").write_text("data")
+    target = tmp_path / "real.bin"
+    (tmp_path / "link.bin").symlink_to(target.name)
+    publish(work / "dl", tmp_path / "link.bin")
+    assert (tmp_path / "link.bin").is_symlink() and target.read_text() == "data"
+    (work / "dl").write_text("more")
+    with pytest.raises(OutputError, match="not a regular file"):
+        publish(work / "dl", "/dev/null")
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode) and (work / "dl").exists()

@@ -100,6 +100,21 @@ def atomic_write_bytes(path, data):
         f.write(data)
 
 
+def publish(finished, path):
+    """Move the complete file ``finished`` (written elsewhere on the same
+    file system, e.g. a download's work folder) to ``path`` the way
+    ``atomic_writer`` would: fsynced, renamed over the target (through a
+    symbolic link; never over a device), the folder fsynced."""
+    target = check_target(path)
+    fd = os.open(finished, os.O_RDONLY)
+    try:
+        _step(path, os.fsync, fd)
+    finally:
+        os.close(fd)
+    _step(path, os.replace, finished, target)
+    _fsync_directory(target.parent)
+
+
 def save_figure(figure, path, **kwargs):
     """Save a Matplotlib ``figure`` to ``path`` atomically, in the format its
     suffix names (``.png``, ``.svg``, ``.pdf``)."""
