@@ -4,8 +4,12 @@ A network trained on MNIST only knows digits that look like MNIST digits:
 bright ink on a black 28x28 field, the digit scaled so that its longer side is
 20 pixels, and placed so that the centre of mass of its ink is at the centre
 of the field.  ``preprocess`` repeats that recipe for any 2-D grayscale array,
-and ``load_digit`` reads an image file (anything Pillow reads, any size)
-safely and hands its pixels to ``preprocess``.
+after finding the digit's ink in what a photograph of paper adds (uneven
+lighting, noise, JPEG artefacts, specks, the sheet's dark edge);
+``load_digit`` reads an image file (anything Pillow reads, up to 50 Mpixels
+and 100 MB) safely and hands its pixels to ``preprocess``; and
+``save_digit_png`` saves the 28x28 result, the input the network sees.
+Only NumPy and Pillow are used.
 """
 
 import io
