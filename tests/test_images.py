@@ -280,6 +280,12 @@ def with_paper_edge(a):
     return a
 
 
+def with_table_around(a):
+    a = a.astype(np.float64)
+    a[:18], a[-15:], a[:, :20], a[:, -22:] = 35, 35, 35, 35   # the sheet lies on a dark table
+    return a
+
+
 def photographed(a):
     return with_jpeg(with_noise(with_paper_edge(with_shading(with_speck(a)))))
 
@@ -289,7 +295,8 @@ def to_bytes(a):
 
 
 DEFECTS = {"speck": with_speck, "shading": with_shading, "noise": with_noise,
-           "jpeg": with_jpeg, "paper edge": with_paper_edge, "all at once": photographed}
+           "jpeg": with_jpeg, "paper edge": with_paper_edge, "table around": with_table_around,
+           "all at once": photographed}
 
 
 def shifted_corr(v, w):

@@ -97,15 +97,16 @@ def _reduce(a):
 def _ink(gray):
     """Return the ink map: 0 on the paper, up to 1 for the darkest ink.
 
-    The border decides the polarity (it is mostly paper).  Dark ink on light
+    Most of the image is paper, so its median decides the polarity (not its
+    border, which in a photograph may be the table around the sheet).  Dark ink on light
     paper: ink = 1 - gray / paper, the fraction of the paper's light the ink
     absorbs, which a shading or a dim corner does not change.  Light ink on
     a dark field: ink = gray - background.  The noise measured on the paper
     (``NOISE_FLOOR`` standard deviations) is subtracted.
     """
     lo, hi = gray.min(), gray.max()
-    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    dark_ink = np.median(border) > (lo + hi) / 2
+    step = max(1, max(gray.shape) // 256)
+    dark_ink = np.median(gray[::step, ::step]) > (lo + hi) / 2
     u = 1.0 - gray if dark_ink else gray          # ink bright, paper dark
     background, sigma = _background(u)
     ink = np.subtract(u, background, out=u if u is not gray else None)
