@@ -59,9 +59,7 @@ def preprocess(array2d):
     The result is float32 of shape (784,) scaled like the book's MNIST
     (pixel/256, so in [0, 1)).  Raises ImageError if there is no digit.
     """
-    gray = _gray_levels(array2d)
-    ink = _ink(gray)
-    ink, (r0, r1, c0, c1) = _digit(ink)
+    ink, (r0, r1, c0, c1) = _digit(_ink(_gray_levels(array2d)))
     return _mnist_placement(ink[r0:r1, c0:c1])
 
 
@@ -82,7 +80,9 @@ def _gray_levels(array2d):
     if (hi - lo) < MIN_CONTRAST * scale:
         raise ImageError("no digit found (image is blank)")
     low, high = min(lo, 0.0), max(hi, scale)      # values outside the scale: stretch it
-    return (a - low) / (high - low)
+    a -= low
+    a /= high - low
+    return a
 
 
 def _reduce(a):
@@ -95,21 +95,22 @@ def _reduce(a):
 
 
 def _ink(gray):
-    """Return the ink map: 0 on the paper, up to 1 for the darkest ink.
+    """Return the ink map (0 on the paper, up to 1 for the darkest ink) and
+    the noise's standard deviation in its units; ``gray`` is overwritten.
 
     Most of the image is paper, so its median decides the polarity (not its
-    border, which in a photograph may be the table around the sheet).  Dark ink on light
-    paper: ink = 1 - gray / paper, the fraction of the paper's light the ink
-    absorbs, which a shading or a dim corner does not change.  Light ink on
-    a dark field: ink = gray - background.  The noise measured on the paper
-    (``NOISE_FLOOR`` standard deviations) is subtracted.
+    border, which in a photograph may be the table around the sheet).  Dark
+    ink on light paper: ink = 1 - gray / paper, the fraction of the paper's
+    light the ink absorbs, which a shading or a dim corner does not change.
+    Light ink on a dark field: ink = gray - background.  The noise measured
+    on the paper (``NOISE_FLOOR`` standard deviations) is subtracted.
     """
     lo, hi = gray.min(), gray.max()
     step = max(1, max(gray.shape) // 256)
     dark_ink = np.median(gray[::step, ::step]) > (lo + hi) / 2
-    u = 1.0 - gray if dark_ink else gray          # ink bright, paper dark
+    u = np.subtract(1.0, gray, out=gray) if dark_ink else gray   # ink bright (in place)
     background, sigma = _background(u)
-    ink = np.subtract(u, background, out=u if u is not gray else None)
+    ink = np.subtract(u, background, out=u)
     if dark_ink:
         paper = np.maximum(np.subtract(1.0, background, out=background), 1e-6, out=background)
         ink /= paper
@@ -148,7 +149,8 @@ def _background(u, samples=128, rounds=10):
     y = _unit(np.arange(h), h)[:, None]
     x = _unit(np.arange(w), w)
     c = coef
-    surface = (c[0] + c[2] * y + c[5] * y * y) + (c[1] + c[4] * y) * x   # (h, w)
+    surface = np.multiply(c[1] + c[4] * y, x)            # (h, w), built in place
+    surface += c[0] + c[2] * y + c[5] * y * y
     surface += c[3] * x * x
     return surface, sigma
 
@@ -239,11 +241,13 @@ class _Runs:
         self.row, self.start = np.nonzero(edges == 1)
         self.end = np.nonzero(edges == -1)[1]
         self.piece = self._join()
-        sums = np.zeros((h, w + 1))
-        np.cumsum(weights, axis=1, out=sums[:, 1:])
-        mass = sums[self.row, self.end] - sums[self.row, self.start]
-        np.cumsum(weights * np.arange(w), axis=1, out=sums[:, 1:])
-        moment_x = sums[self.row, self.end] - sums[self.row, self.start]
+        sums = np.zeros((h, w + 1), dtype=np.float32)   # float32: enough to weigh pieces
+        np.cumsum(weights, axis=1, dtype=np.float32, out=sums[:, 1:])
+        mass = (sums[self.row, self.end] - sums[self.row, self.start]).astype(np.float64)
+        column = np.multiply(weights, np.arange(w, dtype=np.float32), dtype=np.float32)
+        np.cumsum(column, axis=1, out=sums[:, 1:])
+        del column
+        moment_x = (sums[self.row, self.end] - sums[self.row, self.start]).astype(np.float64)
         n = self.piece.max() + 1 if self.piece.size else 0
         per = lambda v: np.bincount(self.piece, weights=v, minlength=n)   # noqa: E731
         self.mass = per(mass)
