@@ -159,11 +159,12 @@ def test_missing_folder_is_named_never_the_temporary_file(tmp_path):
 UNWRITABLE = """
 import os, sys
 from nndl.errors import OutputError
-from nndl.persistence import atomic_write_text, check_output_path
+from nndl.persistence import atomic_write_text, check_output_dir, check_output_path
 if os.getuid() == 0:
     os.setgid(65534); os.setuid(65534)       # root may write anywhere: act as nobody
 for call in (lambda: atomic_write_text(sys.argv[1], "{}"),
-             lambda: check_output_path(sys.argv[1], "--plot")):
+             lambda: check_output_path(sys.argv[1], "--plot"),
+             lambda: check_output_dir(sys.argv[1] + ".d", "--out")):
     try:
         call()
     except OutputError as e:
@@ -178,7 +179,8 @@ def test_read_only_folder_is_named():
         out = subprocess.run([sys.executable, "-c", UNWRITABLE, path], capture_output=True,
                              text=True, check=True).stdout.splitlines()
         assert out == [f"{path}: cannot write in the folder {d} (Permission denied)",
-                       f"--plot {path}: cannot write in the folder {d} (Permission denied)"]
+                       f"--plot {path}: cannot write in the folder {d} (Permission denied)",
+                       f"--out {path}.d: cannot write in the folder {d} (Permission denied)"]
         assert os.listdir(d) == []
 
 
@@ -276,3 +278,15 @@ def test_publish_moves_a_finished_file_like_the_writer(tmp_path):
     with pytest.raises(OutputError, match="not a regular file"):
         publish(work / "dl", "/dev/null")
     assert stat.S_ISCHR(os.stat("/dev/null").st_mode) and (work / "dl").exists()
+
+
+def test_check_output_dir(tmp_path):
+    from nndl.persistence import check_output_dir
+    assert check_output_dir(tmp_path / "new" / "deeper", "--out") == tmp_path
+    assert check_output_dir(tmp_path, "--checkpoint") == tmp_path
+    (tmp_path / "file").write_text("")
+    with pytest.raises(OutputError, match=r"^--checkpoint .*file: is not a folder$"):
+        check_output_dir(tmp_path / "file", "--checkpoint")
+    with pytest.raises(OutputError, match=r"^--out .*file/sub: cannot be created: .*file is not a folder"):
+        check_output_dir(tmp_path / "file" / "sub", "--out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]     # nothing created

@@ -12,9 +12,9 @@ temporary file, flushes it to disk and renames it over the target, so a
 crash mid-write leaves the previous file intact.
 
 ``atomic_writer`` is the one way every nndl module writes a file (models,
-metrics, checkpoints, data sets, plots, reports); ``check_output_path`` and
-``check_distinct`` let a command refuse an output it could not write before
-it starts working, and ``save_fallback`` keeps a trained network when the
+metrics, checkpoints, data sets, plots, reports); ``check_output_path``,
+``check_output_dir`` and ``check_distinct`` let a command refuse an output it
+could not write before it starts working, and ``save_fallback`` keeps a trained network when the
 final write fails anyway.
 
 Memory is bounded before anything is parsed: a file is at most
@@ -166,6 +166,33 @@ def check_output_path(path, what):
     except OutputError as e:
         raise OutputError(f"{what} {e}") from None
     return target
+
+
+def check_output_dir(path, what):
+    """Check, before any work, that files can be written in the folder
+    ``path`` (``--checkpoint DIR``, ``--out DIR``), creating nothing.
+
+    An existing ``path`` must be a folder; a missing one will be created, so
+    its nearest existing ancestor must be a folder.  Either way a temporary
+    file is created and removed there, as in ``check_output_path``.  Raises
+    ``OutputError`` naming ``what`` and ``path``.
+    """
+    path = Path(path)
+    folder = path
+    while not folder.exists() and folder != folder.parent:
+        if folder.is_symlink():            # a dangling link: its target would be created
+            raise OutputError(f"{what} {path}: {folder} is a broken symbolic link")
+        folder = folder.parent
+    if not folder.is_dir():
+        where = "is not a folder" if folder == path else f"cannot be created: {folder} is not a folder"
+        raise OutputError(f"{what} {path}: {where}")
+    try:
+        fd, tmp = _create_temporary(path, folder / "probe")
+        os.close(fd)
+        os.unlink(tmp)
+    except OutputError as e:
+        raise OutputError(f"{what} {e}") from None
+    return folder
 
 
 def check_distinct(paths):
