@@ -267,7 +267,7 @@ def build_parser():
     p = sub.add_parser("predict", help="classify image files with a saved network")
     p.add_argument("model", metavar="MODEL.json")
     p.add_argument("images", metavar="IMAGE", nargs="+",
-                   help="PNG/JPEG/... files of any size; each is turned into a centred "
+                   help="PNG/JPEG/... files up to 50 Mpixels; each is turned into a centred "
                         "28x28 digit the way MNIST was made")
     p.add_argument("--show", metavar="FILE.png",
                    help="also save the 28x28 input the network saw (several images: side by side)")
