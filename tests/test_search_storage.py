@@ -38,3 +38,35 @@ def test_storage_checks(tmp_path):
     assert os.listdir(tmp_path) == []
     open_storage(str(tmp_path / "s.db"))          # a new search may create its file
     assert os.listdir(tmp_path) == ["s.db"]
+
+
+def test_a_table_created_at_the_same_moment_by_another_process_is_retried(tmp_path, monkeypatch):
+    """SQLite tells the loser of two processes creating the tables at once
+    'table ... already exists'; opening the storage tries again instead of
+    failing (a search and a worker, or a reader, starting together)."""
+    import optuna.storages
+    from sqlalchemy.exc import OperationalError
+
+    real, calls = optuna.storages.RDBStorage, []
+
+    def racing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("CREATE TABLE studies", {}, Exception("table studies already exists"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(optuna.storages, "RDBStorage", racing)
+    monkeypatch.setattr("nndl.search.study.time.sleep", lambda s: None)
+    assert open_storage(str(tmp_path / "s.db")) is not None and len(calls) == 2
+
+
+def test_any_other_database_error_is_one_line(tmp_path, monkeypatch):
+    import optuna.storages
+    from sqlalchemy.exc import OperationalError
+
+    def broken(*args, **kwargs):
+        raise OperationalError("SELECT 1", {}, Exception("disk I/O error\nmore detail"))
+
+    monkeypatch.setattr(optuna.storages, "RDBStorage", broken)
+    with pytest.raises(ConfigError, match=r"cannot open storage sqlite:///.*: .*disk I/O error$"):
+        open_storage(str(tmp_path / "s.db"))

@@ -68,7 +68,7 @@ def open_storage(url, *, create=True, study=None):
     import optuna
     from optuna.exceptions import StorageInternalError
     from optuna.storages import RDBStorage
-    from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+    from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
     url = storage_url(url)
     _check_sqlite_file(url, create, study)
     kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
@@ -81,14 +81,23 @@ def open_storage(url, *, create=True, study=None):
         except ImportError as e:
             raise ConfigError(f"storage {redact(url)} needs a database driver: {e.name or e} "
                               "(for PostgreSQL: pip install psycopg2-binary)") from None
-        except IntegrityError:
-            # Several workers creating the tables of an empty database at once: one
-            # wins, the others find the tables on their next try.
+        except (IntegrityError, OperationalError) as e:
+            # Several processes creating the tables of an empty database at once
+            # (workers, or a reader of a search that is starting): one wins, the
+            # others find the tables on their next try.  SQLite reports the loser
+            # as "table ... already exists"; anything else is a real failure.
+            if isinstance(e, OperationalError) and "already exists" not in str(e):
+                raise ConfigError(f"cannot open storage {redact(url)}: {_first_line(e)}") from None
             time.sleep(1 + attempt)
         except (SQLAlchemyError, StorageInternalError) as e:
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise ConfigError(f"cannot open storage {redact(url)}: {first}") from None
+            raise ConfigError(f"cannot open storage {redact(url)}: {_first_line(e)}") from None
     raise ConfigError(f"cannot create the tables in {redact(url)}")
+
+
+def _first_line(error):
+    """The first line of a database error's message (its type if it has none)."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _check_sqlite_file(url, create, study):
