@@ -202,7 +202,8 @@ def _imports():
 def test_only_the_command_line_imports_it_and_no_modules_import_each_other_in_a_cycle():
     graph = _imports()
     assert "nndl.run" in graph and "nndl.cli" in graph
-    assert [m for m, deps in graph.items() if "nndl.cli" in deps] == []
+    # the command line's own entry points (python -m nndl) may import it
+    assert [m for m, deps in graph.items() if "nndl.cli" in deps and m != "nndl.__main__"] == []
     done, active = set(), []
 
     def visit(module):

@@ -40,7 +40,7 @@ import numpy as np
 
 from .errors import CheckpointError, ConfigError
 from .network import MAX_PARAMETERS, check_sizes
-from .persistence import atomic_write_bytes, atomic_write_text
+from .outputs import atomic_write_bytes, atomic_write_text
 
 FORMAT = "nndl-checkpoint"
 VERSION = 1

@@ -423,7 +423,8 @@ def cmd_predict(args):
     """
     from .errors import ImageError
     from .images import load_digit, save_digit_png
-    from .persistence import check_output_path, load
+    from .persistence import load
+    from .outputs import check_output_path
     if args.show:
         check_output_path(args.show, "--show")
     net = load(args.model)

@@ -348,8 +348,8 @@ def save_digit_png(x, path):
     """Save the input the network saw as a PNG: white ink on black, one
     28x28 tile per image, side by side if ``x`` holds several (``(784,)`` or
     ``(n, 784)``, values in [0, 1) as ``preprocess`` returns them).  Written
-    atomically (:func:`nndl.persistence.atomic_writer`)."""
-    from nndl.persistence import atomic_writer
+    atomically (:func:`nndl.outputs.atomic_writer`)."""
+    from nndl.outputs import atomic_writer
     tiles = np.asarray(x, dtype=np.float64).reshape(-1, SIDE, SIDE)
     strip = np.concatenate(list(tiles), axis=1)
     pixels = np.clip(np.floor(strip * 256 + 0.5), 0, 255).astype(np.uint8)

@@ -189,7 +189,7 @@ def plot_runs(metrics_docs_or_paths, out, what=QUANTITIES, labels=None):
     if not panels:
         raise ConfigError(f"none of the runs measured {' or '.join(what)} per epoch")
     data = _draw(runs, labels, panels, out.suffix.lower()[1:])
-    from .persistence import atomic_write_bytes
+    from .outputs import atomic_write_bytes
     atomic_write_bytes(out, data)
     return out
 

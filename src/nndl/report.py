@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from .errors import ConfigError
-from .persistence import atomic_write_text
+from .outputs import atomic_write_text
 from .reproduce import format_ours
 
 TOLERANCES = (
@@ -79,6 +79,21 @@ BOOK_FIGURES = {
     "lr_schedule": "no figure: the learning-rate schedule the text describes",
     "mini_batch_time": "no figure: the text asks for validation accuracy against elapsed time "
                        "for several mini-batch sizes, which is our plot",
+    "cross_entropy": "no figure: the accuracies the text quotes for 30 and 100 hidden neurons "
+                     "with the cross-entropy in 'Using the cross-entropy to classify MNIST "
+                     "digits', beside chapter 1's quadratic-cost runs",
+    "softmax": "the softmax widget's point in the 'Softmax' section: outputs that form a "
+               "probability distribution; no accuracy figure, the text reports none",
+    "activations": "the graphs of tanh (and of the sigmoid it rescales) and of the rectified "
+                   "linear unit in 'Other models of artificial neuron'; no accuracy figure",
+    "replicability": "no figure: the text's remark in 'Why does regularization help reduce "
+                     "overfitting?' that unregularized runs get stuck and are less replicable",
+    "ensemble": "no figure: the text's remark on combining several networks by voting",
+    "figures": "the ten-point graph with its 9th-order polynomial and straight-line fits "
+               "('Why does regularization help reduce overfitting?'), and the sigmoid, tanh "
+               "and ReLU graphs and the softmax sliders of the other sections",
+    "optimizers": "no figure: 'Variations on stochastic gradient descent' describes the "
+                  "Hessian technique and momentum in words and equations (103)-(108)",
 }
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from . import __version__
 from .errors import ConfigError
-from .persistence import atomic_write_text
+from .outputs import atomic_write_text
 
 
 def select(names):

@@ -492,7 +492,7 @@ def write_metrics(path, run, state, test_accuracy, summary=None, sources=None):
     top-level entries (stop_reason, best_epoch, ...).
     """
     from . import __version__
-    from .persistence import atomic_write_text
+    from .outputs import atomic_write_text
     config = {}
     for key, value in run.record().items():
         if key == "checkpoint":

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from nndl.errors import DataError
-from nndl.persistence import atomic_writer
+from nndl.outputs import atomic_writer
 
 _SETS = ("training", "validation", "test")
 
@@ -172,7 +172,7 @@ def check_labels(splits: Splits, n_outputs: int) -> None:
 def save_npz(path: str | os.PathLike, splits: Splits) -> None:
     """Write ``splits`` to ``path`` as an uncompressed ``.npz``, atomically.
 
-    Written through :func:`nndl.persistence.atomic_writer`: a reader sees
+    Written through :func:`nndl.outputs.atomic_writer`: a reader sees
     either no file or a whole one, the file is fsynced, and it gets the
     umask's permissions like any other file nndl writes.
     """

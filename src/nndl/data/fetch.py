@@ -54,7 +54,7 @@ import platformdirs
 from nndl.data.dataset import Splits, load_npz, save_npz
 from nndl.data.idx import load_idx_dir
 from nndl.errors import ChecksumError, DataError, FetchError
-from nndl.persistence import publish
+from nndl.outputs import publish
 
 try:
     import fcntl

@@ -27,7 +27,7 @@ import numpy as np
 
 from nndl.data.dataset import Dataset, Splits
 from nndl.errors import DataError
-from nndl.persistence import atomic_writer
+from nndl.outputs import atomic_writer
 
 _CODES = {
     0x08: np.dtype(np.uint8),

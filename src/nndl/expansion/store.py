@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
-from ..persistence import atomic_writer
+from ..outputs import atomic_writer
 
 CHUNK = 4096
 

@@ -11,7 +11,7 @@ import functools
 import numpy as np
 
 from ..errors import ConfigError
-from ..persistence import save_figure
+from ..outputs import save_figure
 
 DTYPE = "float32"
 

@@ -121,7 +121,7 @@ def run(quick, seeds, out):
 
 
 EXPERIMENT = Experiment(
-    name="figures", section="Regularization; Softmax; Other models of artificial neuron",
+    name="figures", section="Why does regularization help reduce overfitting?",
     title="The chapter's computed figures: activation functions, polynomial versus line, "
           "softmax sliders, L1 versus L2 shrink",
     uses_seeds=False,

@@ -191,7 +191,7 @@ def render_page(model=None, runs=()):
 
 def write_page(out, model_path=None, metrics=(), encoding="auto", labels=None):
     """Check everything, then write the page atomically; return (path, payload)."""
-    from ..persistence import atomic_write_text
+    from ..outputs import atomic_write_text
     out = check_page_path(out)
     if encoding not in ENCODINGS:
         raise ConfigError(f"unknown weight encoding {encoding!r}; choose from {', '.join(ENCODINGS)}")

@@ -41,7 +41,8 @@ class Progress:
 def report(study, objective, out, top):
     """Print the ranked table and the best configuration; write its config
     file, model and the plots into ``out``."""
-    from ..persistence import atomic_write_text, save
+    from ..persistence import save
+    from ..outputs import atomic_write_text
     from ..options import to_toml
     from .report import best_config, command, print_table, test_accuracy, write_plots
 

@@ -7,7 +7,7 @@ import shlex
 import warnings
 from pathlib import Path
 
-from ..persistence import save_figure
+from ..outputs import save_figure
 
 TEST_ATTR = "nndl_test"        # study attribute caching the best trial's test accuracy
 

@@ -108,7 +108,7 @@ def _check_sqlite_file(url, create, study):
     if not create:
         raise ConfigError(f"no search named {study!r} in {redact(url)} (the file does not "
                           "exist); start it with nndl search --space FILE.toml --study NAME")
-    from ..persistence import check_output_path
+    from ..outputs import check_output_path
     check_output_path(path, "--storage")
 
 
