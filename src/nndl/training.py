@@ -77,7 +77,7 @@ def check_data(network, data, what):
 def train(network, training, epochs, mini_batch_size, optimizer, *,
           regularization=None, evaluation=None, callbacks=(), rng=None,
           dropout=None, constraint=None, augment=None, start_epoch=0, history=None,
-          engine="auto"):
+          engine="auto", device=None):
     """Train ``network`` on ``training`` by mini-batch SGD; return the state.
 
     ``training`` and ``evaluation`` are datasets with ``images`` (n, n_in) and
@@ -99,7 +99,9 @@ def train(network, training, epochs, mini_batch_size, optimizer, *,
     network, the generator, the optimiser and the callbacks).
 
     ``engine`` picks how the steps are computed (see ``select_engine``);
-    ``state.engine`` records which one ran.
+    ``state.engine`` records which one ran.  ``device`` ('cpu', 'cuda',
+    'cuda:N'; default: a GPU if PyTorch sees one) is where the torch engine
+    computes.
     """
     check_training_args(network, training, epochs, mini_batch_size)
     if (isinstance(start_epoch, bool) or not isinstance(start_epoch, (int, np.integer))
@@ -120,7 +122,7 @@ def train(network, training, epochs, mini_batch_size, optimizer, *,
     y_all = one_hot(training.labels, network.sizes[-1], network.dtype)
     batch_callbacks = [cb for cb in callbacks if hasattr(cb, "on_batch_end")]
     stepper = select_engine(network, optimizer, regularization, mini_batch_size,
-                            x_all, y_all, engine, dropout, constraint, augment)
+                            x_all, y_all, engine, dropout, constraint, augment, device)
     state.engine, state.engine_reason = stepper.name, stepper.reason
     if getattr(stepper, "stops_on_divergence", False):
         # the engine stops at the first non-finite output bias by itself, so
@@ -158,12 +160,21 @@ def train(network, training, epochs, mini_batch_size, optimizer, *,
 
 
 def select_engine(network, optimizer, regularization, mini_batch_size, x, y, engine="auto",
-                  dropout=None, constraint=None, augment=None):
+                  dropout=None, constraint=None, augment=None, device=None):
     """Return the object that runs each epoch's steps: a fast engine from
     ``nndl.fast`` when it supports every option of this run, else the
     reference.  Its ``name`` and ``reason`` say which and why.  Dropout,
-    weight constraints and on-the-fly expansion run on the reference step."""
-    from .fast import choose_fast_engine
+    weight constraints and on-the-fly expansion run on the reference step,
+    or on the torch engine (``nndl.fast.torch_engine``) when it is named,
+    or when ``auto`` finds a GPU and a large enough network."""
+    from .fast import choose_fast_engine, torch_engine
+    use_torch, why = torch_engine.choose(network, optimizer, regularization, mini_batch_size,
+                                         engine, device, dropout, constraint)
+    if use_torch:
+        stepper = torch_engine.TorchEngine(network, optimizer, regularization, mini_batch_size,
+                                           x, y, dropout, constraint, augment, device)
+        stepper.reason = f"{why}: {stepper.description}"
+        return stepper
     extras = [name for name, piece in (("dropout", dropout), ("max-norm", constraint),
                                        ("expansion", augment)) if piece is not None]
     if extras and engine not in ("auto", "reference"):

@@ -8,7 +8,11 @@ Two engines compute the same mini-batch SGD step as the reference
 * ``blas`` (``blas_engine``): buffered NumPy for large mini-batches, where
   the matrix products dominate.
 
-Either is used only when ``support.unsupported_reason`` finds nothing it does
+A third, ``torch`` (``torch_engine``), runs every technique with PyTorch,
+on a GPU when there is one; it is chosen by name, or by ``auto`` on a GPU
+for large networks only (``torch_engine.gpu_would_gain``).
+
+Either of the first two is used only when ``support.unsupported_reason`` finds nothing it does
 not know; otherwise, or when Numba cannot be imported, training falls back
 to the reference and says why.
 """
@@ -18,7 +22,7 @@ import sys
 from ..errors import ConfigError
 from .support import unsupported_reason
 
-ENGINES = ("auto", "reference", "numba", "blas")
+ENGINES = ("auto", "reference", "numba", "blas", "torch")
 # Below this mini-batch size one compiled call per epoch beats BLAS calls per
 # mini-batch; from it up, BLAS wins even where the kernel skips most of the
 # first layer's products: on a quiet machine [784,800,10] with mini-batch 100
