@@ -231,9 +231,15 @@ def build_parser():
                    help="distort every training image afresh each epoch: "
                         "elastic:alpha=34,sigma=4, affine:rotate=15,shift=2,skew=10,scale=0.1 "
                         "or shift:pixels=1; repeat the flag to compose transforms in order")
-    t.add_argument("--engine", choices=("auto", "reference", "numba", "blas"), default="auto",
+    t.add_argument("--engine", choices=("auto", "reference", "numba", "blas", "torch"),
+                   default="auto",
                    help="how training steps are computed: auto (a fast engine when it "
-                        "supports every option, else the NumPy reference), or one by name")
+                        "supports every option, else the NumPy reference), or one by name "
+                        "(torch: PyTorch, pip install 'nndl[torch]')")
+    t.add_argument("--device", default=None,
+                   help="where the torch engine computes: cpu, cuda or cuda:N (default: a "
+                        "GPU if PyTorch sees one, else the CPU); with --engine auto it "
+                        "chooses the torch engine")
     t.add_argument("--test", action=argparse.BooleanOptionalAction, default=True,
                    help="measure the test accuracy at the end (default); --no-test leaves the "
                         "test set untouched, for runs that choose hyper-parameters")
@@ -470,6 +476,7 @@ def prepare_run(args, splits=None):
     check_cost_and_output(args.cost, args.output)
     optimizer, steering, options = make_optimizer_from(args), technique_callbacks(args), \
         step_options(args)
+    check_torch_device(args)
     splits = load_splits(args, splits)
     training = splits.training.subset(args.train_size) if args.train_size else splits.training
     evaluation = splits.validation if args.evaluate_on == "validation" else splits.test
@@ -507,7 +514,8 @@ def run_training(run, callbacks=()):
         return train(run.net, run.training, args.epochs, args.batch_size, run.optimizer,
                      regularization=make_regularization(args.regularization, args.lmbda),
                      evaluation=run.evaluation, callbacks=callbacks,
-                     start_epoch=start, history=history, engine=args.engine, **run.options)
+                     start_epoch=start, history=history, engine=args.engine,
+                     device=getattr(args, "device", None), **run.options)
 
 
 def parse_transforms(specs):
@@ -533,7 +541,7 @@ def make_expander(specs, seed):
 
 #: Flags that may change between a run and its resumption: they do not change the result.
 RESUME_MAY_DIFFER = ("progress", "save", "metrics_out", "checkpoint", "resume", "epochs",
-                     "time_limit", "test")
+                     "time_limit", "test", "device")
 
 
 def checkpointing(args, training, net, optimizer, callbacks):
@@ -565,6 +573,13 @@ def checkpointing(args, training, net, optimizer, callbacks):
         print(f"resuming from {args.resume} after epoch {resumed.epoch}", flush=True)
     callbacks.append(Checkpoint(args.checkpoint or args.resume, config))
     return start, history
+
+
+def check_torch_device(args):
+    """With --engine torch or --device, make sure PyTorch and the device are
+    there before any data is loaded (a ConfigError saying what to install)."""
+    from .fast.torch_engine import check_device
+    check_device(args.engine, getattr(args, "device", None))
 
 
 def run_config(args, training):

@@ -93,6 +93,19 @@ def resolve_device(device=None):
     return dev
 
 
+def check_device(engine, device):
+    """Raise ConfigError before any work if ``engine`` and ``device`` cannot
+    run: a GPU asked of a CPU engine, the torch engine without PyTorch, a
+    device that is not there.  Return the torch.device, or None if the run
+    does not name the torch engine or a device."""
+    if engine not in ("auto", "torch") and device not in (None, "cpu"):
+        raise ConfigError(f"--device {device} needs --engine torch: the {engine} "
+                          "engine runs on the CPU")
+    if engine == "torch" or (engine == "auto" and device is not None):
+        return resolve_device(device)
+    return None
+
+
 def parameter_count(sizes):
     """The number of weights and biases of a network of ``sizes``."""
     return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
@@ -148,12 +161,8 @@ def choose(network, optimizer, regularization, mini_batch_size, engine="auto", d
             return False, None
         return True, (f"a GPU, and >= {GPU_MIN_PARAMETERS:,} parameters with mini-batches "
                       f">= {GPU_MIN_BATCH}")
-    if engine not in ("auto", "torch"):
-        if device not in (None, "cpu"):
-            raise ConfigError(f"--device {device} needs --engine torch: the {engine} "
-                              "engine runs on the CPU")
+    if check_device(engine, device) is None:
         return False, None
-    load_torch()
     reason = unsupported_reason(network, optimizer, regularization, dropout, constraint)
     if reason:
         raise ConfigError(f"the torch engine cannot train this: {reason}")
