@@ -308,6 +308,7 @@ class TorchEngine:
         infinite (a NaN anywhere reaches them within one step)."""
         self._load()
         batches = self._batches(x, y, order, epoch)
+        threads = self._leave_a_core()
         try:
             for k, (xb, yb) in enumerate(batches, 1):
                 self._step(xb, yb, len(order))
@@ -319,7 +320,21 @@ class TorchEngine:
         finally:
             getattr(batches, "close", lambda: None)()
             self._store()
+            if threads is not None:
+                load_torch().set_num_threads(threads)
         return None
+
+    def _leave_a_core(self):
+        """While the expander's worker distorts images on the CPU, hold
+        PyTorch's CPU threads to the expander's ``blas_threads``, as it holds
+        NumPy's BLAS; return the number to restore afterwards, or None."""
+        limit = getattr(self.augment, "blas_threads", None)
+        if self.device.type != "cpu" or limit is None:
+            return None
+        torch = load_torch()
+        threads = torch.get_num_threads()
+        torch.set_num_threads(min(threads, limit))
+        return threads
 
     def _batches(self, x, y, order, epoch):
         """The epoch's mini-batches as device tensors: rows of the data on
