@@ -305,7 +305,7 @@ def main(argv=None):
     table("[784,100,10], mini-batch 10 (goal: <= 0.3 s)", rows, rows[0][0])
     big_data = training.subset(min(args.big_images, len(training)))
     print(f"\nmini-batch 100 tables: {len(big_data)} images per epoch")
-    from nndl.fast.gemm import fused_update
+    from nndl.engines.gemm import fused_update
     print("  (blas engine's weight update: "
           + ("one gemm call, W += alpha d^T a" if fused_update(np.float32) is not None
              else "NumPy product, then subtraction") + ")")

@@ -17,7 +17,8 @@ import numpy as np
 
 import bench
 from nndl.data import load_mnist
-from nndl.fast.blas_engine import BlasEngine
+from nndl.engines import Step
+from nndl.engines.blas_engine import BlasEngine
 from nndl.network import Network
 from nndl.optimizers import SGD
 from nndl.regularization import L2
@@ -40,12 +41,17 @@ class TimedSubtraction(BlasEngine):
         self.subtract_seconds += time.perf_counter() - start
 
 
+def step(n):
+    """The benchmark's step: SGD(0.5), L2(5.0), mini-batch 100, n images."""
+    return Step(SGD(0.5), L2(5.0), 100, n)
+
+
 def epoch_seconds(engine_class, sizes, x, y):
     """Train a fresh seeded network one epoch; return (seconds, engine)."""
-    engine = engine_class(Network(sizes, seed=0), SGD(0.5), L2(5.0), 100, x, y)
+    engine = engine_class(Network(sizes, seed=0), step(len(x)), x, y)
     order = np.random.default_rng(0).permutation(len(x))
     start = time.perf_counter()
-    engine.run_epoch(x, y, order)
+    engine.run_epoch(x, y, order, 0)
     return time.perf_counter() - start, engine
 
 
@@ -60,7 +66,7 @@ def main():
     x = np.ascontiguousarray(data.images, dtype=np.float32)
     y = np.eye(sizes[-1], dtype=np.float32)[data.labels]
     floor = bench.blas_floor(data, sizes, 100)
-    if BlasEngine(Network(sizes, seed=0), SGD(0.5), L2(5.0), 100, x, y).fused is None:
+    if BlasEngine(Network(sizes, seed=0), step(len(x)), x, y).fused is None:
         raise SystemExit("NumPy's BLAS offers no usable gemm here: nothing to compare")
     epoch_seconds(BlasEngine, sizes, x, y), floor()                     # warm-up
     rows = {"gemm update": [], "NumPy update": [], "  its W -= g": [], "BLAS floor": []}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nndl.fast import gemm
+from nndl.engines import gemm
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "bench.py"
 

@@ -9,9 +9,9 @@ the engines do not know must make training fall back to the reference.
 import numpy as np
 import pytest
 
-import network2
-from nndl import fast
+from nndl import engines
 from nndl.data import Dataset
+from nndl.engines import Step, numba_engine
 from nndl.errors import ConfigError
 from nndl.network import Network
 from nndl.optimizers import SGD
@@ -114,6 +114,38 @@ def test_engine_reads_eta_every_epoch(engine):
     assert relative_error(fast_net, ref) < TOLERANCE["float64"]
 
 
+class DecayEtaEveryBatch:
+    """A per-batch schedule: eta *= 0.995 after every mini-batch."""
+
+    def __init__(self):
+        self.etas = []
+
+    def on_batch_end(self, state):
+        state.optimizer.eta *= 0.995
+        self.etas.append(state.optimizer.eta)
+
+
+@pytest.mark.parametrize("engine, m", [("numba", 10), ("blas", 32), ("blas", 100)])
+def test_eta_changed_after_every_batch_is_used_from_the_next_batch(engine, m):
+    """The optimiser's contract: eta may change between any two steps.  The
+    chapter's network, float64, one epoch of 2,000 MNIST-like images, eta
+    and the L2 decay (which depends on it) decayed after every mini-batch."""
+    data = sparse_data(n=2000, d=784, classes=10)
+    counters = []
+
+    def factory():
+        counters.append(DecayEtaEveryBatch())
+        return [counters[-1]]
+
+    (fast_net, ref), (state, _) = train_pair(engine, [784, 30, 10], reg=L2(5.0), eta=0.5, m=m,
+                                             epochs=1, data=data, callbacks_factory=factory)
+    assert state.engine == engine == engines.select(
+        Network([784, 30, 10]), Step(SGD(0.5), L2(5.0), m, 2000)).name   # auto's pick
+    assert counters[0].etas == counters[1].etas
+    assert counters[0].etas[-1] < 0.5 * 0.995 ** (0.9 * 2000 / m)      # eta really moved
+    assert relative_error(fast_net, ref) < TOLERANCE["float64"]
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 def test_batch_callbacks_see_every_step(engine):
     counters = []
@@ -164,11 +196,18 @@ def fallback_state(net=None, optimizer=None, reg=None, engine="auto"):
     return train(net, data, 1, 10, optimizer or SGD(0.5), regularization=reg, engine=engine)
 
 
+class SameNetwork(Network):
+    """A subclass that changes nothing: the engines still do not guess."""
+
+
 @pytest.mark.parametrize("make, words", [
-    (lambda: dict(optimizer=Momentum(0.5, 0.9)), "optimizer Momentum"),
+    (lambda: dict(optimizer=Momentum(0.5, 0.9)), "optimizer Momentum runs on the reference"),
     (lambda: dict(reg=Elastic()), "regularization Elastic"),
-    (lambda: dict(net=OwnBackprop([36, 20, 4], seed=1)), "overrides backprop"),
+    (lambda: dict(net=OwnBackprop([36, 20, 4], seed=1)), "OwnBackprop is not nndl's Network"),
+    (lambda: dict(net=SameNetwork([36, 20, 4], seed=1)), "SameNetwork is not nndl's Network"),
     (lambda: dict(net=_with_attribute(Network([36, 20, 4], seed=1), "dropout", 0.5)), "dropout"),
+    (lambda: dict(net=_with_attribute(Network([36, 20, 4], seed=1), "last_run", {})),
+     "last_run"),
 ])
 def test_unknown_options_fall_back_to_the_reference(make, words):
     state = fallback_state(**make())
@@ -189,30 +228,54 @@ def test_naming_an_engine_that_cannot_run_is_an_error():
 
 
 def test_without_numba_auto_uses_blas_and_numba_is_refused(monkeypatch):
-    monkeypatch.setattr(fast, "numba_available", lambda: False)
+    monkeypatch.setattr(numba_engine, "numba_available", lambda: False)
     assert fallback_state().engine == "blas"
-    with pytest.raises(ConfigError, match="numba"):
+    with pytest.raises(ConfigError, match="numba cannot be imported"):
         fallback_state(engine="numba")
 
 
 def test_auto_picks_numba_for_small_batches_else_blas():
     shallow, deep = Network([36, 20, 4], seed=1), Network([36, 20, 40, 40, 4], seed=1)
     for net in (shallow, deep):
-        assert fast.choose_fast_engine(net, SGD(1), NoRegularization(), 10)[0].name == "numba"
-        assert fast.choose_fast_engine(net, SGD(1), NoRegularization(), 31)[0].name == "numba"
-        assert fast.choose_fast_engine(net, SGD(1), NoRegularization(), 32)[0].name == "blas"
-        assert fast.choose_fast_engine(net, SGD(1), NoRegularization(), 100)[0].name == "blas"
+        for m, name, reason in [(10, "numba", "compiled kernel, sparse inputs"),
+                                (31, "numba", "compiled kernel, sparse inputs"),
+                                (32, "blas", "buffered BLAS"), (100, "blas", "buffered BLAS")]:
+            chosen = engines.select(net, Step(SGD(1), NoRegularization(), m, 100))
+            assert (chosen.name, chosen.reason) == (name, reason)
 
 
-def test_network2_trains_on_the_fast_engine_in_float64():
-    """The book shim's subclass only converts column vectors, so it may use
-    the fast engine; test_book_exactness.py holds it to 1e-9 of the book."""
-    net = network2.Network([36, 20, 4], seed=1)
-    state = train(net, sparse_data(), 1, 10, SGD(0.5))
-    assert state.engine == "numba" and net.weights[0].dtype == np.float64
+@pytest.mark.parametrize("pieces, words", [
+    (dict(dropout=object()), "dropout run on the reference step"),
+    (dict(constraint=object(), augment=object()), "max-norm, expansion run on the reference step"),
+])
+@pytest.mark.parametrize("m", [10, 100])
+def test_per_step_pieces_the_fast_engines_lack_pick_the_reference(pieces, words, m):
+    step = Step(SGD(1), NoRegularization(), m, 100, **pieces)
+    chosen = engines.select(Network([36, 20, 4], seed=1), step)
+    assert (chosen.name, chosen.reason) == ("reference", words)
+    for name in ENGINES:
+        with pytest.raises(ConfigError, match=f"the {name} engine cannot train this: {words}"):
+            engines.select(Network([36, 20, 4], seed=1), step, name)
 
 
-@pytest.mark.parametrize("engine", ["reference", "numba", "blas"])
+def test_a_named_engine_overrides_the_mini_batch_preference():
+    net = Network([36, 20, 4], seed=1)
+    assert engines.select(net, Step(SGD(1), NoRegularization(), 100, 100), "numba").name == "numba"
+    assert engines.select(net, Step(SGD(1), NoRegularization(), 5, 100), "blas").name == "blas"
+    assert engines.select(net, Step(SGD(1), NoRegularization(), 5, 100),
+                          "reference").reason == "reference engine requested"
+
+
+def test_every_registered_engine_declares_the_protocol():
+    for name in engines.ENGINES:
+        cls = engines.engine_class(name)
+        assert cls.name == name and issubclass(cls, engines.Engine)
+        assert isinstance(cls.stops_on_divergence, bool) and cls.description
+    with pytest.raises(TypeError, match="must declare stops_on_divergence"):
+        type("Undeclared", (engines.Engine,), {"name": "x", "description": "y"})
+
+
+@pytest.mark.parametrize("engine", ["reference", "numba", "blas", "torch"])
 def test_every_engine_stops_at_the_diverging_step(engine):
     """A fast engine runs without per-batch callbacks, yet stops at the first
     step that leaves an output bias non-finite, and the divergence check
@@ -229,26 +292,14 @@ def test_every_engine_stops_at_the_diverging_step(engine):
                       engine=engine)
 
 
-def test_network2_keeps_the_fast_engine_across_sgd_calls():
-    """network2 records each run in ``last_run``; that record must not push
-    the next SGD call off the fast path."""
-    rng = np.random.default_rng(0)
-    images, labels = rng.random((60, 12)), rng.integers(0, 3, 60)
-    data = [(x.reshape(-1, 1), np.eye(3)[j].reshape(-1, 1)) for x, j in zip(images, labels)]
-    net = network2.Network([12, 5, 3], seed=1)
-    for _ in range(2):
-        net.SGD(data, 1, 10, 0.5)
-        assert net.last_run["engine"] == "numba"
-
-
 def test_lean_numba_start_skips_scipy_blas_and_the_kernel_still_trains():
     """The command line starts Numba without SciPy's BLAS (28 MB it never
     uses); the kernel must still load and train in such a process."""
     import subprocess
     import sys
     code = ("import sys, numpy as np\n"
-            "from nndl import fast\n"
-            "fast.start_numba_without_scipy_blas()\n"
+            "from nndl.engines import numba_engine\n"
+            "numba_engine.start_numba_without_scipy_blas()\n"
             "from nndl.network import Network\n"
             "from nndl.data import Dataset\n"
             "from nndl.optimizers import SGD\n"
@@ -260,3 +311,23 @@ def test_lean_numba_start_skips_scipy_blas_and_the_kernel_still_trains():
             "assert 'scipy.linalg' not in sys.modules, 'scipy.linalg was loaded'\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
+
+
+class ScribblingSGD(SGD):
+    """SGD that then fills its gradient arrays with NaN, as the optimiser
+    contract allows (nndl.optimizers: the gradients are scratch)."""
+
+    def update_params(self, params, grads):
+        super().update_params(params, grads)
+        for g in grads:
+            g.fill(np.nan)
+
+
+def test_the_reference_step_never_reads_gradients_after_the_optimiser():
+    runs = []
+    for optimizer in (SGD(0.5), ScribblingSGD(0.5)):
+        net = Network([36, 20, 4], seed=1, dtype="float64")
+        train(net, sparse_data(), 2, 7, optimizer, regularization=L2(1.0), engine="reference")
+        runs.append(net.weights + net.biases)
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_info
 
-from nndl.fast import blas_engine, gemm
+from nndl.engines import blas_engine, gemm
 from nndl.regularization import L2
 
 from test_fast import TOLERANCE, relative_error, train_pair

@@ -24,7 +24,8 @@ from nndl.divergence import DivergenceCheck
 from nndl.dropout import Dropout
 from nndl.errors import ConfigError, DivergenceError
 from nndl.expansion import Expander
-from nndl.fast import torch_engine
+from nndl import engines
+from nndl.engines import Step, torch_engine
 from nndl.network import Network
 from nndl.optimizers import SGD, Momentum
 from nndl.regularization import L1, L2, MaxNorm, NoRegularization
@@ -213,8 +214,8 @@ def test_cli_trains_on_torch_to_the_reference_weights(idx, tmp_path, capsys):
         models[engine] = json.loads((tmp_path / f"{engine}.json").read_text())
     printed = capsys.readouterr().out
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    assert f"engine: torch (torch engine requested: PyTorch {torch.__version__} on {device}" \
-        in printed
+    assert (f"engine: torch (PyTorch tensor operations: version {torch.__version__} "
+            f"on {device}") in printed
     metrics = json.loads((tmp_path / "torch-metrics.json").read_text())
     assert metrics["engine"]["name"] == "torch" and "float32" in metrics["engine"]["reason"]
     for key in ("weights", "biases"):
@@ -284,8 +285,9 @@ def test_auto_picks_torch_only_for_a_large_network_on_a_gpu(monkeypatch):
     assert torch_engine.gpu_would_gain(big, 100)
     assert not torch_engine.gpu_would_gain(big, torch_engine.GPU_MIN_BATCH - 1)
     assert not torch_engine.gpu_would_gain(small, 100)
-    use, why = torch_engine.choose(big, SGD(0.1), NoRegularization(), 100, dropout=Dropout(0.5))
-    assert use and "a GPU" in why
+    step = Step(SGD(0.1), NoRegularization(), 100, 200, dropout=Dropout(0.5))
+    assert engines.select(big, step).name == "torch"
+    assert engines.select(small, step).name == "reference"
 
 
 def test_naming_torch_for_pieces_it_does_not_know_is_an_error():
@@ -294,5 +296,5 @@ def test_naming_torch_for_pieces_it_does_not_know_is_an_error():
             super().__init__(eta)
             self.beta = 0.9
 
-    with pytest.raises(ConfigError, match="optimizer Adamish unknown to the torch engine"):
+    with pytest.raises(ConfigError, match="the torch engine cannot train this: optimizer Adamish"):
         run("torch", [36, 20, 4], optimizer=lambda: Adamish(0.1))

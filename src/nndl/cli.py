@@ -578,7 +578,7 @@ def checkpointing(args, training, net, optimizer, callbacks):
 def check_torch_device(args):
     """With --engine torch or --device, make sure PyTorch and the device are
     there before any data is loaded (a ConfigError saying what to install)."""
-    from .fast.torch_engine import check_device
+    from .engines.torch_engine import check_device
     check_device(args.engine, getattr(args, "device", None))
 
 

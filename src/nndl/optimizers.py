@@ -2,7 +2,13 @@
 
 Each optimiser has one method, ``update_params(params, grads)``, which changes
 the parameter arrays in place given the mean gradient over a mini-batch, and
-an ``eta`` attribute that learning-rate schedules may change between steps.
+an ``eta`` attribute that learning-rate schedules may change between steps
+(every training engine uses the value current at each step).
+
+The gradient arrays are scratch: ``update_params`` may overwrite them (SGD
+scales them by eta in place rather than allocate a step), so a caller must
+not read them afterwards, and must pass arrays that are its own to lose --
+never views of the parameters or of anything else it keeps.
 ``state_dict()`` / ``load_state_dict(d)`` save and restore everything an
 interrupted run needs to continue exactly (the learning rate, and for
 momentum the velocities).
@@ -33,7 +39,8 @@ class SGD:
         self.eta = check_eta(eta)
 
     def update_params(self, params, grads):
-        """Move each parameter a step of size eta down its gradient."""
+        """Move each parameter a step of size eta down its gradient
+        (overwriting ``grads``, see the module docstring)."""
         eta = self.eta
         for p, g in zip(params, grads):
             g *= eta
@@ -84,7 +91,8 @@ class Momentum:
         self.velocities = None
 
     def update_params(self, params, grads):
-        """Update every velocity from its gradient, then move the parameters."""
+        """Update every velocity from its gradient, then move the parameters
+        (overwriting ``grads``, see the module docstring)."""
         if self.velocities is None:
             self.velocities = [np.zeros_like(p) for p in params]
         mu, eta = self.mu, self.eta

@@ -16,10 +16,12 @@ the metrics recorded so far.
 """
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from . import engines
+from .engines.base import Step
 from .errors import ConfigError, DataError
 from .network import count_correct, mean_cost, one_hot
 from .optimizers import SGD
@@ -47,8 +49,8 @@ class TrainingState:
     stop: str = None                               # set by a callback to stop
     rng: object = None                             # the generator that shuffles
     callbacks: list = field(default_factory=list)  # all callbacks (a checkpoint saves their state)
-    engine: str = "reference"                      # which step implementation runs
-    engine_reason: str = ""                        # and why it was chosen
+    engine: str = "reference"                      # which engine runs the steps (set by
+    engine_reason: str = ""                        # train from engines.select), and why
 
 
 def check_training_args(network, training, epochs, mini_batch_size):
@@ -98,10 +100,11 @@ def train(network, training, epochs, mini_batch_size, optimizer, *,
     many epochs (see ``nndl.checkpoint.restore``, which also restores the
     network, the generator, the optimiser and the callbacks).
 
-    ``engine`` picks how the steps are computed (see ``select_engine``);
-    ``state.engine`` records which one ran.  ``device`` ('cpu', 'cuda',
-    'cuda:N'; default: a GPU if PyTorch sees one) is where the torch engine
-    computes.
+    ``engine`` names how the steps are computed: "auto" (the default) or
+    one of ``nndl.engines.ENGINES`` (see ``nndl.engines.select``);
+    ``state.engine`` and ``state.engine_reason`` record which ran and why.
+    ``device`` ('cpu', 'cuda', 'cuda:N'; default: a GPU if PyTorch sees one)
+    is where the torch engine computes.
     """
     check_training_args(network, training, epochs, mini_batch_size)
     if (isinstance(start_epoch, bool) or not isinstance(start_epoch, (int, np.integer))
@@ -114,21 +117,25 @@ def train(network, training, epochs, mini_batch_size, optimizer, *,
     rng = network.rng if rng is None else rng
     if dropout is not None and dropout.rng is None:
         dropout.rng = rng
-    state = TrainingState(network, training, evaluation, epochs, mini_batch_size,
-                          optimizer, regularization, dropout, constraint, rng=rng,
-                          callbacks=list(callbacks), history=list(history or []))
-    state.batches_per_epoch = -(-len(training) // mini_batch_size)
     x_all = np.ascontiguousarray(training.images, dtype=network.dtype)
     y_all = one_hot(training.labels, network.sizes[-1], network.dtype)
     batch_callbacks = [cb for cb in callbacks if hasattr(cb, "on_batch_end")]
-    stepper = select_engine(network, optimizer, regularization, mini_batch_size,
-                            x_all, y_all, engine, dropout, constraint, augment, device)
-    state.engine, state.engine_reason = stepper.name, stepper.reason
-    if getattr(stepper, "stops_on_divergence", False):
+    step = Step(optimizer, regularization, mini_batch_size, len(training), dropout, constraint,
+                augment, per_batch_callbacks=bool(batch_callbacks), device=device)
+    selection = engines.select(network, step, engine)
+    if selection.cls.stops_on_divergence:
         # the engine stops at the first non-finite output bias by itself, so
         # a divergence check need not break its epoch into single steps
         batch_callbacks = [cb for cb in batch_callbacks
                            if not getattr(cb, "engine_may_check", False)]
+        step = replace(step, per_batch_callbacks=bool(batch_callbacks))
+    stepper = selection.start(network, step, x_all, y_all)
+    state = TrainingState(network, training, evaluation, epochs, mini_batch_size,
+                          optimizer, regularization, dropout, constraint, rng=rng,
+                          callbacks=list(callbacks), history=list(history or []),
+                          engine=selection.name, engine_reason=selection.reason
+                          + (f": {stepper.detail}" if stepper.detail else ""))
+    state.batches_per_epoch = -(-len(training) // mini_batch_size)
 
     def after_batch(images):
         state.batch += 1
@@ -144,7 +151,7 @@ def train(network, training, epochs, mini_batch_size, optimizer, *,
         eta = getattr(optimizer, "eta", None)
         order = rng.permutation(len(training))
         stopped_after = stepper.run_epoch(x_all, y_all, order, epoch,
-                                          after_batch if batch_callbacks else None)
+                                          after_batch if step.per_batch_callbacks else None)
         if stopped_after is not None:      # diverged: the epoch-end checks say where
             state.batch = stopped_after
         elif not batch_callbacks:
@@ -157,63 +164,6 @@ def train(network, training, epochs, mini_batch_size, optimizer, *,
             break
     _call(callbacks, "on_train_end", state)
     return state
-
-
-def select_engine(network, optimizer, regularization, mini_batch_size, x, y, engine="auto",
-                  dropout=None, constraint=None, augment=None, device=None):
-    """Return the object that runs each epoch's steps: a fast engine from
-    ``nndl.fast`` when it supports every option of this run, else the
-    reference.  Its ``name`` and ``reason`` say which and why.  Dropout,
-    weight constraints and on-the-fly expansion run on the reference step,
-    or on the torch engine (``nndl.fast.torch_engine``) when it is named,
-    or when ``auto`` finds a GPU and a large enough network."""
-    from .fast import choose_fast_engine, torch_engine
-    use_torch, why = torch_engine.choose(network, optimizer, regularization, mini_batch_size,
-                                         engine, device, dropout, constraint)
-    if use_torch:
-        stepper = torch_engine.TorchEngine(network, optimizer, regularization, mini_batch_size,
-                                           x, y, dropout, constraint, augment, device)
-        stepper.reason = f"{why}: {stepper.description}"
-        return stepper
-    extras = [name for name, piece in (("dropout", dropout), ("max-norm", constraint),
-                                       ("expansion", augment)) if piece is not None]
-    if extras and engine not in ("auto", "reference"):
-        raise ConfigError(f"the {engine} engine cannot train with {', '.join(extras)}")
-    if extras:
-        cls, reason = None, f"{', '.join(extras)} run on the reference step"
-    else:
-        cls, reason = choose_fast_engine(network, optimizer, regularization, mini_batch_size,
-                                         engine)
-    if cls is None:
-        stepper = ReferenceEngine(network, optimizer, regularization, mini_batch_size, x, y,
-                                  dropout, constraint, augment)
-    else:
-        stepper = cls(network, optimizer, regularization, mini_batch_size, x, y)
-    stepper.reason = reason
-    return stepper
-
-
-class ReferenceEngine:
-    """The readable reference: ``sgd_step`` on each mini-batch in turn."""
-
-    name = "reference"
-
-    def __init__(self, network, optimizer, regularization, mini_batch_size, x, y,
-                 dropout=None, constraint=None, augment=None):
-        self.network, self.optimizer, self.regularization = network, optimizer, regularization
-        self.m = mini_batch_size
-        self.dropout, self.constraint, self.augment = dropout, constraint, augment
-
-    def run_epoch(self, x, y, order, epoch=None, after_batch=None):
-        """Take one step per mini-batch of ``order`` (drawn through the
-        expansion stream if there is one); call ``after_batch(images)``
-        after each if given."""
-        batches = self.augment.batches if self.augment is not None else minibatches
-        for xb, yb in batches(x, y, order, self.m, epoch):
-            sgd_step(self.network, xb, yb, self.optimizer, self.regularization, len(order),
-                     self.dropout, self.constraint)
-            if after_batch:
-                after_batch(len(xb))
 
 
 def minibatches(x_all, y_all, order, mini_batch_size, epoch=None):
@@ -231,7 +181,9 @@ def sgd_step(network, x, y, optimizer, regularization, n, dropout=None, constrai
     the regularisation term; the optimiser turns it into a step.  With plain
     SGD and L2 this is equation (93) exactly.  With ``dropout`` the gradient
     is that of a thinned network (fresh masks for each mini-batch); a
-    ``constraint`` is applied to the weights after the step.
+    ``constraint`` is applied to the weights after the step.  The gradient
+    arrays are backprop's fresh ones, scaled and regularised in place and
+    then handed to the optimiser as its scratch (see ``nndl.optimizers``).
     """
     masks = None
     if dropout is not None and dropout.active:

@@ -43,7 +43,7 @@ from ..dropout import Dropout
 from ..errors import ConfigError
 from ..optimizers import SGD, Momentum
 from ..regularization import L1, L2, MaxNorm, NoRegularization
-from .support import _network_reason
+from .base import Engine, network_reason, optimizer_reason, regularization_reason
 
 INSTALL_HINT = "the torch engine needs PyTorch: pip install 'nndl[torch]'"
 
@@ -125,48 +125,22 @@ def gpu_would_gain(network, mini_batch_size):
     return bool(torch.cuda.is_available())
 
 
-def unsupported_reason(network, optimizer, regularization, dropout=None, constraint=None):
-    """Return None if this engine computes exactly the reference step for
-    these pieces, else a short reason why not.  Only objects known exactly
-    are accepted (as in ``support``): a subclass or an unknown attribute
-    could change the step in a way this engine would not see."""
-    reason = _network_reason(network)
-    if reason:
-        return reason
-    known = OPTIMIZER_ATTRIBUTES.get(type(optimizer))
-    if known is None or set(vars(optimizer)) - known:
-        return f"optimizer {type(optimizer).__name__} unknown to the torch engine"
-    if type(regularization) not in REGULARIZERS or set(vars(regularization)) - {"lmbda"}:
-        return f"regularization {type(regularization).__name__} unknown"
+def pieces_reason(network, step):
+    """Why this engine may not compute exactly the reference step for
+    ``network`` and ``step``; None if it does.  Only objects known exactly
+    are accepted (as ``base`` does for every engine): a subclass or an
+    unknown attribute could change the step in a way this engine would not
+    see.  Any batch source is fine: its images are moved to the device."""
+    dropout, constraint = step.dropout, step.constraint
     if dropout is not None and (type(dropout) is not Dropout
                                 or set(vars(dropout)) - {"p_hidden", "p_input",
                                                          "per_example", "rng"}):
-        return f"dropout {type(dropout).__name__} unknown"
+        return f"dropout {type(dropout).__name__} unknown to the torch engine"
     if constraint is not None and (type(constraint) is not MaxNorm
                                    or set(vars(constraint)) - {"c"}):
-        return f"constraint {type(constraint).__name__} unknown"
-    return None
-
-
-def choose(network, optimizer, regularization, mini_batch_size, engine="auto", device=None,
-           dropout=None, constraint=None):
-    """Return (True, why) if this run should train on the torch engine, else
-    (False, None).  Naming it (``engine='torch'``, or a ``device`` with
-    'auto') when it cannot run the pieces, or without PyTorch, is a
-    ConfigError; ``auto`` without a device uses it only by ``gpu_would_gain``."""
-    if engine == "auto" and device is None:
-        if not gpu_would_gain(network, mini_batch_size):
-            return False, None
-        if unsupported_reason(network, optimizer, regularization, dropout, constraint):
-            return False, None
-        return True, (f"a GPU, and >= {GPU_MIN_PARAMETERS:,} parameters with mini-batches "
-                      f">= {GPU_MIN_BATCH}")
-    if check_device(engine, device) is None:
-        return False, None
-    reason = unsupported_reason(network, optimizer, regularization, dropout, constraint)
-    if reason:
-        raise ConfigError(f"the torch engine cannot train this: {reason}")
-    return True, "torch engine requested" if engine == "torch" else f"--device {device}"
+        return f"constraint {type(constraint).__name__} unknown to the torch engine"
+    return (network_reason(network) or optimizer_reason(step.optimizer, OPTIMIZER_ATTRIBUTES)
+            or regularization_reason(step.regularization, REGULARIZERS))
 
 
 # ------------------------------------------------------------ the arithmetic
@@ -264,23 +238,42 @@ def max_norm(weights, c):
 
 
 # ------------------------------------------------------------------ engine
-class TorchEngine:
+class TorchEngine(Engine):
     """Mini-batch SGD with every technique of the chapter, as PyTorch tensor
-    operations on ``device`` (see the module docstring)."""
+    operations on the step's device (see the module docstring)."""
 
     name = "torch"
+    description = "PyTorch tensor operations"
     stops_on_divergence = True     # see run_epoch
 
-    def __init__(self, network, optimizer, regularization, mini_batch_size, x, y,
-                 dropout=None, constraint=None, augment=None, device=None):
+    @classmethod
+    def supports(cls, network, step):
+        """Every cost, activation, optimiser (SGD, momentum, Nesterov),
+        regulariser, dropout, max-norm and batch source of the reference,
+        on ``Network``s, float32/64, if PyTorch is installed and the device
+        is there (ConfigError otherwise: one line saying what is missing)."""
+        reason = pieces_reason(network, step)
+        if reason is None:
+            resolve_device(step.device)
+        return reason
+
+    @classmethod
+    def preference(cls, network, step):
+        """``auto`` picks this engine by ``gpu_would_gain``: PyTorch sees a
+        GPU and the run is large (a named device names this engine: see
+        ``engines.select``)."""
+        if gpu_would_gain(network, step.mini_batch_size):
+            return None
+        return (f"the torch engine is for a GPU and >= {GPU_MIN_PARAMETERS:,} parameters "
+                f"with mini-batches >= {GPU_MIN_BATCH}")
+
+    def __init__(self, network, step, x, y):
+        super().__init__(network, step, x, y)
         torch = load_torch()
-        reason = unsupported_reason(network, optimizer, regularization, dropout, constraint)
-        if reason:
-            raise ConfigError(f"the torch engine cannot train this: {reason}")
-        self.network, self.optimizer, self.regularization = network, optimizer, regularization
-        self.dropout, self.constraint, self.augment = dropout, constraint, augment
-        self.m = mini_batch_size
-        self.device = resolve_device(device)
+        self.optimizer, self.regularization = step.optimizer, step.regularization
+        self.dropout, self.constraint, self.augment = step.dropout, step.constraint, step.augment
+        self.m = step.mini_batch_size
+        self.device = resolve_device(step.device)
         self.shared = self.device.type == "cpu"       # tensors are views of the NumPy arrays
         self.x = self._tensor(np.ascontiguousarray(x))
         self.y = self._tensor(np.ascontiguousarray(y))
@@ -291,8 +284,7 @@ class TorchEngine:
         where = str(self.device)
         if self.device.type == "cuda":
             where += f" ({torch.cuda.get_device_name(self.device)})"
-        self.description = f"PyTorch {torch.__version__} on {where}, {self.precision}"
-        self.reason = self.description
+        self.detail = f"version {torch.__version__} on {where}, {self.precision}"
 
     def _tensor(self, array):
         """A tensor on the device holding ``array`` (its memory, on the CPU)."""
@@ -311,7 +303,7 @@ class TorchEngine:
         threads = self._leave_a_core()
         try:
             for k, (xb, yb) in enumerate(batches, 1):
-                self._step(xb, yb, len(order))
+                self._step(xb, yb, self.step.n)
                 if not bool(self.b[-1].sum().isfinite()):
                     return k
                 if after_batch:

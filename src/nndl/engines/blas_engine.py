@@ -16,7 +16,9 @@ the work around them, so this engine
   as s * V and decay only multiplies the scalar s (rescaled below 1e-4 and
   at the end of every epoch).
 
-It is pure NumPy, so it also serves when Numba is not installed.
+It is pure NumPy, so it also serves when Numba is not installed.  It reads
+the learning rate at every step, so a schedule that changes it after any
+mini-batch takes effect from the next one.
 """
 
 import math
@@ -25,7 +27,10 @@ import numpy as np
 
 from ..activations import Linear, ReLU, Sigmoid, Softmax, Tanh
 from ..costs import QuadraticCost
-from ..regularization import L1, L2
+from ..optimizers import SGD
+from ..regularization import L1, L2, NoRegularization
+from .base import (Engine, network_reason, optimizer_reason, reference_only_reason,
+                   regularization_reason)
 from .gemm import fused_update, usable
 
 RENORMALIZE_BELOW = 1e-4
@@ -62,15 +67,26 @@ def times_derivative_(d, a, act, tmp):
         d[a <= 0] = 0
 
 
-class BlasEngine:
+class BlasEngine(Engine):
     """Mini-batch SGD for supported networks with preallocated buffers."""
 
     name = "blas"
+    description = "buffered BLAS"
     stops_on_divergence = True     # see run_epoch
 
-    def __init__(self, network, optimizer, regularization, mini_batch_size, x, y):
-        self.network, self.optimizer, self.regularization = network, optimizer, regularization
-        self.m, self.n = mini_batch_size, len(x)
+    @classmethod
+    def supports(cls, network, step):
+        """Plain SGD with no, L1 or L2 regularisation on ``Network``s of the
+        built-in activations and costs, float32/64."""
+        return (network_reason(network)
+                or optimizer_reason(step.optimizer, {SGD: {"eta"}})
+                or regularization_reason(step.regularization, (NoRegularization, L1, L2))
+                or reference_only_reason(step))
+
+    def __init__(self, network, step, x, y):
+        super().__init__(network, step, x, y)
+        self.m, self.n = step.mini_batch_size, len(x)
+        self.regularization = step.regularization
         dt, sizes = network.dtype, network.sizes
         self.xb = np.empty((self.m, sizes[0]), dtype=dt)
         self.yb = np.empty((self.m, sizes[-1]), dtype=dt)
@@ -87,12 +103,12 @@ class BlasEngine:
         the number of mini-batches done when it stopped early because an
         output bias became NaN or infinite (a NaN anywhere reaches them
         within one step)."""
-        eta = float(self.optimizer.eta)
-        reg_step = eta * getattr(self.regularization, "lmbda", 0.0) / self.n
+        optimizer, lmbda = self.step.optimizer, getattr(self.regularization, "lmbda", 0.0)
         s, out = 1.0, self.network.biases[-1]
         for k in range(0, self.n, self.m):
             idx = order[k:k + self.m]
-            s = self._step(x, y, idx, eta, reg_step, s)
+            eta = float(optimizer.eta)
+            s = self._step(x, y, idx, eta, eta * lmbda / self.n, s)
             if after_batch or s < RENORMALIZE_BELOW:
                 self._rescale(s)
                 s = 1.0

@@ -1,0 +1,170 @@
+"""The engine protocol, the ``Step`` bundle, and the checks engines share.
+
+An engine computes the epochs of mini-batch SGD for one run.  Each is a
+subclass of ``Engine`` that declares, as class attributes,
+
+* ``name``: the ``--engine`` value that names it;
+* ``description``: why ``auto`` picks it, e.g. "buffered BLAS";
+* ``stops_on_divergence``: True if ``run_epoch`` itself stops at the first
+  step that leaves an output bias non-finite (then a divergence check need
+  not break its epoch into single steps);
+
+and implements
+
+* ``supports(network, step)`` (a classmethod): None if it computes exactly
+  the reference step for this network and ``Step``, else a short reason;
+  it is the one place that says what the engine can run;
+* ``preference(network, step)`` (optional): None if ``auto`` should pick
+  it for this run when it supports it, else why not (e.g. a mini-batch size
+  another engine serves faster, a network too small for a GPU); naming the
+  engine overrides a preference, never ``supports``;
+* ``__init__(network, step, x, y)``: set up once per run (``x``, ``y`` are
+  the whole training matrices);
+* ``run_epoch(x, y, order, epoch, after_batch)``: one step per mini-batch
+  of ``order``; ``after_batch(images)``, if not None, after each step;
+  return None, or the number of steps done when it stopped on divergence;
+* ``detail`` (optional, set by ``__init__``): what this run's engine uses,
+  e.g. "version 2.13.0 on cuda:0 (...), float32", appended to the reason.
+
+The learning-rate contract: a callback may change ``step.optimizer.eta``
+in ``on_batch_end`` (or any hook), and every engine uses the current value
+from the next step on.
+
+A fast engine recomputes backpropagation in its own code, so it must know
+*everything* that shapes the step.  Rather than guess, the checks below
+accept only objects known exactly: a ``Network`` of exactly that class
+carrying only the attributes ``Network`` sets, the built-in activations and
+costs, and optimisers and regularisers of exactly the listed classes with
+exactly the listed attributes.  Anything else gets a reason.
+"""
+
+from dataclasses import dataclass
+from typing import ClassVar, Optional
+
+import numpy as np
+
+from ..activations import Linear, ReLU, Sigmoid, Softmax, Tanh
+from ..costs import CrossEntropyCost, LogLikelihoodCost, QuadraticCost
+from ..network import Network
+
+HIDDEN = (Sigmoid, Tanh, ReLU, Linear)
+OUTPUT = (Sigmoid, Softmax, Linear)
+COSTS = (CrossEntropyCost, QuadraticCost, LogLikelihoodCost)
+NETWORK_ATTRIBUTES = {"sizes", "num_layers", "cost", "activations", "dtype", "seed",
+                      "rng", "weights", "biases"}
+
+
+@dataclass(frozen=True)
+class Step:
+    """Everything but the network that shapes one run's SGD steps.
+
+    ``augment`` is the batch source: None for plain shuffled mini-batches
+    (``training.minibatches``), else an object with the same ``batches(x,
+    y, order, mini_batch_size, epoch)`` method (an ``nndl.expansion.Expander``).
+    ``per_batch_callbacks`` says whether a callback sees (and may change the
+    optimiser after) every step: an engine that could not use a learning
+    rate changed between two steps must refuse such a step in ``supports``.
+    """
+
+    optimizer: object
+    regularization: object
+    mini_batch_size: int
+    n: int                               # training examples (for the regulariser)
+    dropout: object = None               # a Dropout, or None
+    constraint: object = None            # e.g. MaxNorm, or None
+    augment: object = None               # an Expander, or None
+    per_batch_callbacks: bool = False
+    device: object = None                # the torch engine's device ('cpu', 'cuda', ...), or None
+
+    def batches(self, x, y, order, epoch):
+        """Yield the epoch's mini-batches ``(x, y)`` from the batch source."""
+        from ..training import minibatches
+        source = minibatches if self.augment is None else self.augment.batches
+        return source(x, y, order, self.mini_batch_size, epoch)
+
+
+class Engine:
+    """Base of every engine; see the module docstring for the protocol."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    stops_on_divergence: ClassVar[bool]
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        missing = [a for a in ("name", "description", "stops_on_divergence")
+                   if not hasattr(cls, a)]
+        if missing:
+            raise TypeError(f"engine {cls.__name__} must declare {', '.join(missing)}")
+
+    @classmethod
+    def supports(cls, network, step) -> Optional[str]:
+        """None if this engine computes exactly the reference step, else why not."""
+        raise NotImplementedError
+
+    detail = None                        # set by an engine that says more about its run
+
+    @classmethod
+    def preference(cls, network, step) -> Optional[str]:
+        """None if ``auto`` should choose this engine when it supports the run."""
+        return None
+
+    def __init__(self, network, step, x, y):
+        self.network, self.step = network, step
+
+    def run_epoch(self, x, y, order, epoch, after_batch=None) -> Optional[int]:
+        """One epoch of steps; None, or the steps done when it diverged."""
+        raise NotImplementedError
+
+
+# ------------------------------------------------- checks the engines share
+def network_reason(network):
+    """Why the network's training computation may differ from ``Network``'s
+    own with the built-in activations and costs; None if it cannot."""
+    if type(network) is not Network:
+        return f"{type(network).__name__} is not nndl's Network class"
+    extra = set(vars(network)) - NETWORK_ATTRIBUTES
+    if extra:
+        return f"network attribute(s) {', '.join(sorted(extra))} unknown to the fast engines"
+    if network.cost not in COSTS:
+        return f"cost {getattr(network.cost, '__name__', network.cost)} unknown"
+    *hidden, output = network.activations
+    for act in hidden:
+        if act not in HIDDEN:
+            return f"hidden activation {getattr(act, '__name__', act)} unknown"
+    if output not in OUTPUT:
+        return f"output activation {getattr(output, '__name__', output)} unknown"
+    if output is Softmax and network.cost is not LogLikelihoodCost:
+        return "softmax outputs need the log-likelihood cost"
+    if network.dtype not in (np.float32, np.float64):
+        return f"dtype {network.dtype} unknown"
+    return None
+
+
+def optimizer_reason(optimizer, known):
+    """Why ``optimizer`` may not be one of ``known``, a dict {class:
+    attribute names}; None if it is exactly one of them."""
+    attributes = known.get(type(optimizer))
+    if attributes is None or set(vars(optimizer)) != attributes:
+        return f"optimizer {type(optimizer).__name__} runs on the reference step"
+    return None
+
+
+def regularization_reason(regularization, known):
+    """Why the regulariser may not be exactly one of the ``known`` classes
+    (with at most a ``lmbda``); None if it is."""
+    if type(regularization) not in known or set(vars(regularization)) - {"lmbda"}:
+        return f"regularization {type(regularization).__name__} unknown"
+    return None
+
+
+def reference_only_reason(step, *, dropout=False, constraint=False, augment=False):
+    """Why the step uses a piece the engine does not run (those passed False):
+    e.g. "dropout, max-norm run on the reference step"; None if none."""
+    pieces = [(label, piece) for label, piece, ok in
+              (("dropout", step.dropout, dropout), ("max-norm", step.constraint, constraint),
+               ("expansion", step.augment, augment)) if not ok]
+    names = [label for label, piece in pieces if piece is not None]
+    if names:
+        return f"{', '.join(names)} run on the reference step"
+    return None
