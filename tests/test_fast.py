@@ -285,7 +285,7 @@ def test_network2_trains_on_the_fast_engine_in_float64():
     assert net.last_run["engine"] == "numba" and net.weights[0].dtype == np.float64
 
 
-@pytest.mark.parametrize("engine", ["reference", "numba", "blas"])
+@pytest.mark.parametrize("engine", ["reference", "numba", "blas", "torch"])
 def test_every_engine_stops_at_the_diverging_step(engine):
     """A fast engine runs without per-batch callbacks, yet stops at the first
     step that leaves an output bias non-finite, and the divergence check

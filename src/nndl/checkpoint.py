@@ -425,7 +425,7 @@ def _short(value, limit=60):
 
 #: Options that may change between a run and its resumption: they do not change the result.
 RESUME_MAY_DIFFER = ("progress", "save", "metrics_out", "checkpoint", "resume", "epochs",
-                     "time_limit", "test")
+                     "time_limit", "test", "device")
 #: Where options came from (older checkpoints record them): the options themselves are compared.
 SOURCES = ("preset", "config")
 

@@ -155,7 +155,12 @@ class RunConfig:
         "or shift:pixels=1; repeat the flag to compose transforms in order", metavar="SPEC")
     engine: str = option("auto", P.Options(*ENGINES),
                          "how training steps are computed: auto (a fast engine when it "
-                         "supports every option, else the NumPy reference), or one by name")
+                         "supports every option, else the NumPy reference), or one by name "
+                         "(torch: PyTorch, pip install 'nndl[torch]')")
+    device: str = option(None, P.Text(),
+                         "where the torch engine computes: cpu, cuda or cuda:N (default: a "
+                         "GPU if PyTorch sees one, else the CPU); with --engine auto it "
+                         "chooses the torch engine")
     test: bool = option(True, P.Flag(),
                         "measure the test accuracy at the end (default); --no-test leaves the "
                         "test set untouched, for runs that choose hyper-parameters")
@@ -264,7 +269,7 @@ class Run:
                          regularization=self.regularization, evaluation=self.evaluation,
                          callbacks=chain, dropout=self.dropout, constraint=self.constraint,
                          augment=self.augment, start_epoch=start, history=history,
-                         engine=c.engine)
+                         engine=c.engine, device=c.device)
 
     def record(self):
         """The run's settings as recorded in metrics files: every option, with
@@ -328,6 +333,8 @@ def build(config, splits=None, *, network=None, optimizer=None, augment=None, re
     specs.  ``report`` (e.g. ``print``) receives one-line notices: the fast
     monitor's measurements, resuming.
     """
+    from .engines.torch_engine import check_device
+    check_device(config.engine, config.device)   # PyTorch and the GPU, before any data
     splits, sizes = _data(config, splits, network)
     training = splits.training.subset(config.train_size) if config.train_size \
         else splits.training

@@ -80,7 +80,7 @@ def check_data(network, data, what):
 def train(network, training, epochs, mini_batch_size, optimizer, *,
           regularization=None, evaluation=None, callbacks=(), rng=None,
           dropout=None, constraint=None, augment=None, start_epoch=0, history=None,
-          engine="auto"):
+          engine="auto", device=None):
     """Train ``network`` on ``training`` by mini-batch SGD; return the state.
 
     ``training`` and ``evaluation`` are datasets with ``images`` (n, n_in) and
@@ -104,6 +104,8 @@ def train(network, training, epochs, mini_batch_size, optimizer, *,
     ``engine`` names how the steps are computed: "auto" (the default) or
     one of ``nndl.engines.ENGINES`` (see ``nndl.engines.select``);
     ``state.engine`` and ``state.engine_reason`` record which ran and why.
+    ``device`` ('cpu', 'cuda', 'cuda:N'; default: a GPU if PyTorch sees one)
+    is where the torch engine computes.
     """
     check_training_args(network, training, epochs, mini_batch_size)
     if (isinstance(start_epoch, bool) or not isinstance(start_epoch, (int, np.integer))
@@ -120,7 +122,7 @@ def train(network, training, epochs, mini_batch_size, optimizer, *,
     y_all = one_hot(training.labels, network.sizes[-1], network.dtype)
     batch_callbacks = [cb for cb in callbacks if hasattr(cb, "on_batch_end")]
     step = Step(optimizer, regularization, mini_batch_size, len(training), dropout, constraint,
-                augment, per_batch_callbacks=bool(batch_callbacks))
+                augment, per_batch_callbacks=bool(batch_callbacks), device=device)
     selection = engines.select(network, step, engine)
     if selection.cls.stops_on_divergence:
         # the engine stops at the first non-finite output bias by itself, so
@@ -132,7 +134,8 @@ def train(network, training, epochs, mini_batch_size, optimizer, *,
     state = TrainingState(network, training, evaluation, epochs, mini_batch_size,
                           optimizer, regularization, dropout, constraint, rng=rng,
                           callbacks=list(callbacks), history=list(history or []),
-                          engine=selection.name, engine_reason=selection.reason)
+                          engine=selection.name, engine_reason=selection.reason
+                          + (f": {stepper.detail}" if stepper.detail else ""))
     state.batches_per_epoch = -(-len(training) // mini_batch_size)
 
     def after_batch(images):

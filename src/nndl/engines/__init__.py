@@ -8,6 +8,9 @@ names the module and class, imported only when the engine is considered:
 * ``blas`` (``blas_engine``): buffered NumPy for large mini-batches, where
   the matrix products dominate.
 * ``reference`` (``reference``): ``reference.sgd_step``, for everything.
+* ``torch`` (``torch_engine``, first so that ``auto`` can prefer a GPU):
+  every technique with PyTorch, on CUDA when there is one; ``auto`` takes
+  it only on a GPU for large networks (``torch_engine.gpu_would_gain``).
 
 Each engine's class declares what it can run (``supports``) and what ``auto``
 should use it for (``preference``); see ``base`` for the protocol.
@@ -22,6 +25,7 @@ from ..errors import ConfigError
 from .base import Engine, Step  # noqa: F401  (the protocol and the bundle)
 
 ENGINES = {
+    "torch": ("torch_engine", "TorchEngine"),
     "numba": ("numba_engine", "NumbaEngine"),
     "blas": ("blas_engine", "BlasEngine"),
     "reference": ("reference", "ReferenceEngine"),
@@ -60,10 +64,16 @@ def select(network, step, requested="auto"):
     ConfigError with the reason.  ``auto`` takes the first engine of
     ``ENGINES`` whose ``preference`` and ``supports`` both allow the run; the
     reason is its ``description``, or for the reference the first reason an
-    engine gave for not supporting the run.
+    engine gave for not supporting the run.  A ``step.device`` is the torch
+    engine's: with ``auto`` it names that engine, with a CPU engine it must
+    be 'cpu' (``torch_engine.check_device``).
     """
     if requested not in CHOICES:
         raise ConfigError(f"unknown engine {requested!r}; choose from {', '.join(CHOICES)}")
+    if step.device is not None:
+        from .torch_engine import check_device
+        check_device(requested, step.device)
+        requested = "torch" if requested == "auto" else requested
     if requested != "auto":
         cls = engine_class(requested)
         if requested == "reference":
@@ -75,7 +85,7 @@ def select(network, step, requested="auto"):
     first_refusal = None
     for name in ENGINES:
         cls = engine_class(name)
-        if cls.preference(step) is not None:
+        if cls.preference(network, step) is not None:
             continue
         reason = cls.supports(network, step)
         if reason is None:

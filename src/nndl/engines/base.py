@@ -14,15 +14,17 @@ and implements
 * ``supports(network, step)`` (a classmethod): None if it computes exactly
   the reference step for this network and ``Step``, else a short reason;
   it is the one place that says what the engine can run;
-* ``preference(step)`` (optional): None if ``auto`` should pick it for this
-  run when it supports it, else why not (e.g. a mini-batch size another
-  engine serves faster); naming the engine overrides a preference, never
-  ``supports``;
+* ``preference(network, step)`` (optional): None if ``auto`` should pick
+  it for this run when it supports it, else why not (e.g. a mini-batch size
+  another engine serves faster, a network too small for a GPU); naming the
+  engine overrides a preference, never ``supports``;
 * ``__init__(network, step, x, y)``: set up once per run (``x``, ``y`` are
   the whole training matrices);
 * ``run_epoch(x, y, order, epoch, after_batch)``: one step per mini-batch
   of ``order``; ``after_batch(images)``, if not None, after each step;
-  return None, or the number of steps done when it stopped on divergence.
+  return None, or the number of steps done when it stopped on divergence;
+* ``detail`` (optional, set by ``__init__``): what this run's engine uses,
+  e.g. "version 2.13.0 on cuda:0 (...), float32", appended to the reason.
 
 The learning-rate contract: a callback may change ``step.optimizer.eta``
 in ``on_batch_end`` (or any hook), and every engine uses the current value
@@ -72,6 +74,7 @@ class Step:
     constraint: object = None            # e.g. MaxNorm, or None
     augment: object = None               # an Expander, or None
     per_batch_callbacks: bool = False
+    device: object = None                # the torch engine's device ('cpu', 'cuda', ...), or None
 
     def batches(self, x, y, order, epoch):
         """Yield the epoch's mini-batches ``(x, y)`` from the batch source."""
@@ -98,8 +101,10 @@ class Engine:
         """None if this engine computes exactly the reference step, else why not."""
         raise NotImplementedError
 
+    detail = None                        # set by an engine that says more about its run
+
     @classmethod
-    def preference(cls, step) -> Optional[str]:
+    def preference(cls, network, step) -> Optional[str]:
         """None if ``auto`` should choose this engine when it supports the run."""
         return None
 

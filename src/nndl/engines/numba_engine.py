@@ -66,7 +66,7 @@ class NumbaEngine(Engine):
                 or (None if numba_available() else "numba cannot be imported"))
 
     @classmethod
-    def preference(cls, step):
+    def preference(cls, network, step):
         """Small mini-batches: larger ones run faster on BLAS."""
         if step.mini_batch_size < NUMBA_BELOW_BATCH:
             return None
