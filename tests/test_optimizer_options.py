@@ -216,6 +216,9 @@ def test_network_classifier_takes_an_optimizer_and_follows_the_general_preset():
     from nndl.sklearn import NetworkClassifier
     x, y = load_digits(return_X_y=True)
     x, y = x[:400] / 16.0, y[:400]
+    from nndl.sklearn import OPTIMIZER_OPTIONS
+    assert set(OPTIMIZER_OPTIONS) <= set(NetworkClassifier().get_params())
+    assert "beta1" in OPTIMIZER_OPTIONS and "eta" not in OPTIMIZER_OPTIONS
     preset, clf = read_preset("general"), NetworkClassifier()
     assert (clf.activation, clf.output, clf.epochs, list(clf.hidden_layer_sizes)) == \
         (preset["activation"], preset["output"], preset["epochs"], preset["sizes"][1:-1])

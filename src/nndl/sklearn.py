@@ -10,6 +10,8 @@ This is the only module of nndl that imports scikit-learn; install it with
 ``pip install 'nndl[sklearn]'``.
 """
 
+from dataclasses import fields
+
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_random_state
@@ -22,10 +24,10 @@ from .run import RunConfig, build, make_network
 #: The defaults of the ``general`` preset (src/nndl/presets/general.toml) that
 #: the estimator's None stands for with sgd: eta, momentum, mini-batch size.
 SGD_DEFAULTS = {"eta": 0.05, "momentum": 0.9, "batch_size": 32}
-#: Optimiser hyper-parameters passed through as RunConfig fields of the same name.
-OPTIMIZER_OPTIONS = ("beta1", "beta2", "epsilon", "rho", "initial_accumulator", "lbfgs_memory",
-                     "cg_restart", "newton_damping", "newton_tries", "line_search_trials",
-                     "gradient_tolerance")
+#: Optimiser hyper-parameters passed through as RunConfig fields of the same
+#: name: every field that belongs to some optimisers, but SGD's own three.
+OPTIMIZER_OPTIONS = tuple(f.name for f in fields(RunConfig) if f.metadata["applies"]
+                          and f.name not in ("eta", "momentum", "nesterov"))
 
 
 class NetworkClassifier(ClassifierMixin, BaseEstimator):
