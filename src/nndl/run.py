@@ -126,17 +126,17 @@ class RunConfig:
         "training set: lbfgs, bfgs, cg (Polak-Ribiere conjugate gradient), newton (exact "
         "Hessian, damped; tiny networks only) (default: sgd)")
     beta1: float = option(None, P.FRACTION, "adam: first-moment decay (default: 0.9)",
-                          applies={"adam": "beta1"})
+                          metavar="B", applies={"adam": "beta1"})
     beta2: float = option(None, P.FRACTION, "adam: second-moment decay (default: 0.999)",
-                          applies={"adam": "beta2"})
+                          metavar="B", applies={"adam": "beta2"})
     rho: float = option(None, P.FRACTION, "rmsprop: decay of the mean square (default: 0.9)",
-                        applies={"rmsprop": "rho"})
+                        metavar="R", applies={"rmsprop": "rho"})
     epsilon: float = option(None, P.POSITIVE,
                             "adam, rmsprop, adagrad: added to the denominator (default: 1e-8; "
-                            "adagrad 1e-10)", applies=_for(_ADAPTIVE, "eps"))
+                            "adagrad 1e-10)", metavar="EPS", applies=_for(_ADAPTIVE, "eps"))
     initial_accumulator: float = option(
         None, P.PENALTY, "adagrad: starting sum of squared gradients (default: 0)",
-        applies={"adagrad": "initial_accumulator"})
+        metavar="G", applies={"adagrad": "initial_accumulator"})
     lbfgs_memory: int = option(None, P.COUNT, "lbfgs: steps remembered (default: 10)",
                                metavar="M", applies={"lbfgs": "memory"})
     cg_restart: int = option(None, P.COUNT,
@@ -372,8 +372,9 @@ class Run:
         c = self.config
         monitor = Monitor(**{m.replace("-", "_"): True for m in c.monitor})
         progress = ProgressBar(enabled={"auto": None, "on": True, "off": False}[c.progress])
-        # a disabled bar is left out: per-batch callbacks cost the fast engines speed
-        chain = (([progress] if progress.enabled else []) + [monitor]
+        # a disabled bar is left out: per-batch callbacks cost the fast engines speed;
+        # a full-batch iteration has no mini-batches to count
+        chain = (([progress] if progress.enabled and not c.full_batch() else []) + [monitor]
                  + ([DivergenceCheck()] if check_divergence else [])
                  + [*self.steering, *callbacks])
         start, history = self._checkpointing(chain)
