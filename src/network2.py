@@ -112,7 +112,9 @@ class Network:
             input_dropout=0.0,
             max_norm=None,
             early_stopping_n=0,
-            lr_schedule=None):
+            lr_schedule=None,
+            optimizer="sgd",
+            **optimizer_options):
         """Train with mini-batch stochastic gradient descent, as in the book.
 
         ``training_data`` is a list of ``(x, y)`` with one-hot y;
@@ -130,6 +132,11 @@ class Network:
         weights); ``lr_schedule`` n (halve eta after each n epochs without
         improvement, stop at eta/128).  The last two judge by
         ``evaluation_data``, which should then be the validation data.
+        ``optimizer`` is any ``nndl train --optimizer`` ('adam', 'lbfgs', ...)
+        and ``optimizer_options`` its hyper-parameters by their ``RunConfig``
+        names (``beta1=0.8``, ``lbfgs_memory=5``, ...).  A full-batch
+        optimiser ('lbfgs', 'bfgs', 'cg', 'newton') takes one iteration per
+        epoch and no mini-batches or learning rate: pass None for both.
         Afterwards ``self.last_run`` holds the stop reason (None if every
         epoch ran), the best epoch, the learning rate of each epoch and the engine.
         """
@@ -146,6 +153,7 @@ class Network:
             dropout=dropout, input_dropout=input_dropout, max_norm=max_norm,
             early_stopping=early_stopping_n or None,
             lr_schedule=("halve", lr_schedule) if lr_schedule else None,
+            optimizer=optimizer, **_optimizer_options(optimizer_options),
             monitor=tuple(name for name, on in flags.items() if on), progress="off",
             test=False, dtype=np.dtype(self.dtype).name)
         empty = Dataset(np.empty((0, self.sizes[0])), np.empty(0, dtype=np.int64))
@@ -203,6 +211,18 @@ class Network:
     def save(self, filename):
         """Save the network to ``filename`` as JSON (readable by ``load``)."""
         _persistence.save(self._net, filename)
+
+
+def _optimizer_options(options):
+    """``SGD``'s optimiser keywords, refusing any that is not one."""
+    from dataclasses import fields
+    names = {f.name for f in fields(RunConfig) if f.metadata["applies"]} - \
+        {"eta", "momentum", "nesterov"}                  # SGD's own arguments
+    unknown = sorted(set(options) - names)
+    if unknown:
+        raise TypeError(f"SGD() got unexpected keyword arguments {', '.join(unknown)}; "
+                        f"optimiser options are {', '.join(sorted(names))}")
+    return options
 
 
 def load(filename):

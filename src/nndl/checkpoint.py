@@ -430,14 +430,17 @@ RESUME_MAY_DIFFER = ("progress", "save", "metrics_out", "checkpoint", "resume", 
 SOURCES = ("preset", "config")
 
 
-def check_same_config(directory, saved, current):
+def check_same_config(directory, saved, current, defaults=None):
     """Refuse to resume a run whose settings differ from the checkpoint's, naming each.
 
     ``saved`` and ``current`` map option names to values (as JSON gives
     them back); the sources of the options (``preset``, ``config``) and the
-    options in ``RESUME_MAY_DIFFER`` are not compared.
+    options in ``RESUME_MAY_DIFFER`` are not compared.  An option the
+    checkpoint does not record (it was added to nndl later) counts as its
+    value in ``defaults``, the value every run had before it existed.
     """
-    diffs = []
+    diffs, defaults = [], defaults or {}
+    saved = {**{k: v for k, v in defaults.items() if k not in saved}, **saved}
     for key in sorted((set(saved) | set(current)) - set(SOURCES) - set(RESUME_MAY_DIFFER)):
         if saved.get(key) != current.get(key):
             what = "training data" if key == "training_data_sha256" else \

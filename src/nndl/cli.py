@@ -257,7 +257,8 @@ class EpochPrinter:
     def on_epoch_end(self, state):
         """Print the epoch's timing and monitored quantities."""
         r = state.history[-1]
-        parts = [f"epoch {r['epoch'] + 1:>{len(str(state.epochs))}}/{state.epochs}",
+        unit = "iteration" if state.engine == "full-batch" else "epoch"
+        parts = [f"{unit} {r['epoch'] + 1:>{len(str(state.epochs))}}/{state.epochs}",
                  f"train {r['train_seconds']:.2f}s"]
         if self.show_eta:
             parts.append(f"eta {r['eta']:g}")

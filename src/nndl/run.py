@@ -29,19 +29,34 @@ from . import params as P
 from .activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from .engines import CHOICES as ENGINES  # "auto" and every registered engine
 from .errors import ConfigError
+from .optimizers import FULL_BATCH, NAMES as OPTIMIZERS
 
 MONITORS = ("training-cost", "training-accuracy", "evaluation-cost", "evaluation-accuracy")
 DEFAULT_HIDDEN = 30
+DEFAULT_BATCH_SIZE = 10
+#: Options of the per-mini-batch loop, refused with a full-batch optimiser.
+PER_BATCH_ONLY = ("batch_size", "dropout", "input_dropout", "max_norm", "expand",
+                  "lr_schedule", "monitor_every", "engine")
+_ADAPTIVE = ("adam", "rmsprop", "adagrad")
+_LINE_SEARCH = ("lbfgs", "bfgs", "cg")
 
 
-def option(default, constraint, help, *, metavar=None, group=None):
+def _for(names, keyword):
+    """``applies`` for the optimisers ``names``, all taking ``keyword``."""
+    return {name: keyword for name in names}
+
+
+def option(default, constraint, help, *, metavar=None, group=None, applies=None):
     """A RunConfig field: its default, its constraint and its help text.
 
     ``group`` names options that exclude each other (``--lmbda`` and
-    ``--lmbda-per-example``).
+    ``--lmbda-per-example``).  ``applies`` makes it a hyper-parameter of
+    some optimisers: ``{optimiser name: constructor keyword}``; given with
+    any other ``--optimizer`` it is refused.
     """
     return field(default=default, metadata={"constraint": constraint, "help": help,
-                                            "metavar": metavar, "group": group})
+                                            "metavar": metavar, "group": group,
+                                            "applies": applies})
 
 
 def flag(name):
@@ -70,9 +85,16 @@ class RunConfig:
         None, P.Sizes(),
         "layer sizes, input first (default: 784,30,10; with --digits the "
         "output layer has one neuron per digit)")
-    epochs: int = option(30, P.NONNEGATIVE_COUNT, "default: 30")
-    batch_size: int = option(10, P.COUNT, "mini-batch size (default: 10)")
-    eta: float = option(0.5, P.LEARNING_RATE, "learning rate (default: 0.5)")
+    epochs: int = option(30, P.NONNEGATIVE_COUNT,
+                         "default: 30; with a full-batch --optimizer (lbfgs, bfgs, cg, "
+                         "newton) each epoch is one iteration on the whole training set")
+    batch_size: int = option(None, P.COUNT,
+                             f"mini-batch size (default: {DEFAULT_BATCH_SIZE}; not for the "
+                             "full-batch optimisers)")
+    eta: float = option(None, P.LEARNING_RATE,
+                        "learning rate (default: 0.5 for sgd, 0.001 for adam and rmsprop, "
+                        "0.01 for adagrad; the full-batch optimisers have none)",
+                        applies=_for(("sgd", *_ADAPTIVE), "eta"))
     lmbda: float = option(5.0, P.PENALTY, "regularisation parameter lambda (default: 5.0)",
                           group="lmbda")
     lmbda_per_example: float = option(
@@ -92,9 +114,50 @@ class RunConfig:
                          "output neurons (default: the one that belongs with --cost; sigmoid)")
     momentum: float = option(
         0.0, P.MOMENTUM,
-        "momentum co-efficient mu, equations (107)-(108) (default: 0, plain SGD)", metavar="MU")
+        "momentum co-efficient mu, equations (107)-(108) (default: 0, plain SGD)", metavar="MU",
+        applies={"sgd": "mu"})
     nesterov: bool = option(False, P.Flag(),
-                            "use Nesterov's accelerated gradient (needs --momentum)")
+                            "use Nesterov's accelerated gradient (needs --momentum)",
+                            applies={"sgd": "nesterov"})
+    optimizer: str = option(
+        "sgd", P.Options(*OPTIMIZERS),
+        "how the gradient becomes a step: per mini-batch sgd (with --momentum, --nesterov), "
+        "adam, rmsprop, adagrad; or full-batch, one iteration per epoch on the whole "
+        "training set: lbfgs, bfgs, cg (Polak-Ribiere conjugate gradient), newton (exact "
+        "Hessian, damped; tiny networks only) (default: sgd)")
+    beta1: float = option(None, P.FRACTION, "adam: first-moment decay (default: 0.9)",
+                          metavar="B", applies={"adam": "beta1"})
+    beta2: float = option(None, P.FRACTION, "adam: second-moment decay (default: 0.999)",
+                          metavar="B", applies={"adam": "beta2"})
+    rho: float = option(None, P.FRACTION, "rmsprop: decay of the mean square (default: 0.9)",
+                        metavar="R", applies={"rmsprop": "rho"})
+    epsilon: float = option(None, P.POSITIVE,
+                            "adam, rmsprop, adagrad: added to the denominator (default: 1e-8; "
+                            "adagrad 1e-10)", metavar="EPS", applies=_for(_ADAPTIVE, "eps"))
+    initial_accumulator: float = option(
+        None, P.PENALTY, "adagrad: starting sum of squared gradients (default: 0)",
+        metavar="G", applies={"adagrad": "initial_accumulator"})
+    lbfgs_memory: int = option(None, P.COUNT, "lbfgs: steps remembered (default: 10)",
+                               metavar="M", applies={"lbfgs": "memory"})
+    cg_restart: int = option(None, P.COUNT,
+                             "cg: restart along the gradient every N iterations at most "
+                             "(default: the number of parameters)", metavar="N",
+                             applies={"cg": "restart_every"})
+    newton_damping: float = option(None, P.POSITIVE,
+                                   "newton: starting Levenberg-Marquardt damping mu "
+                                   "(default: 0.001)", metavar="MU",
+                                   applies={"newton": "damping"})
+    newton_tries: int = option(None, P.COUNT,
+                               "newton: damped steps tried per iteration before stopping "
+                               "(default: 30)", metavar="N", applies={"newton": "max_tries"})
+    line_search_trials: int = option(None, P.COUNT,
+                                     "lbfgs, bfgs, cg: trial steps per line search before "
+                                     "stopping (default: 20)", metavar="N",
+                                     applies=_for(_LINE_SEARCH, "max_line_search"))
+    gradient_tolerance: float = option(
+        None, P.POSITIVE,
+        "full-batch optimisers: stop when no gradient entry exceeds TOL (default: 1e-6)",
+        metavar="TOL", applies=_for(FULL_BATCH, "gtol"))
     dropout: float = option(
         0.0, P.PROBABILITY,
         "drop each hidden neuron with probability P while training (inverted "
@@ -188,6 +251,7 @@ class RunConfig:
         """The rules that tie options together."""
         from .activations import get_activation
         from .costs import check_pairing, default_output_for, get_cost
+        self._check_optimizer()
         cost = get_cost(self.resolved_cost())
         check_pairing(cost, get_activation(self.output) if self.output
                       else default_output_for(cost))
@@ -198,6 +262,60 @@ class RunConfig:
             raise ConfigError("early stopping and the halving schedule choose by validation "
                               "accuracy; choosing by test accuracy would leak the test set "
                               "(drop --evaluate-on test)")
+
+    def _check_optimizer(self):
+        """Refuse options that do not apply to the optimiser, and the dense
+        methods on networks too large for their matrix (before any data)."""
+        name = self.optimizer
+        for f in fields(self):
+            applies, value = f.metadata["applies"], getattr(self, f.name)
+            if applies and name not in applies and value != f.default:
+                names = list(applies)
+                listed = " or ".join(filter(None, [", ".join(names[:-1]), names[-1]]))
+                raise ConfigError(f"{flag(f.name)} applies to --optimizer {listed}, not {name}")
+        if name not in FULL_BATCH:
+            return
+        for key in PER_BATCH_ONLY:
+            if getattr(self, key) != RunConfig.__dataclass_fields__[key].default:
+                raise ConfigError(f"{flag(key)} does not apply to --optimizer {name}: a "
+                                  "full-batch method steps on the whole training set, once "
+                                  "per iteration")
+        if name in ("newton", "bfgs"):
+            from .fullbatch import check_dense_size
+            sizes = self.sizes or (784, DEFAULT_HIDDEN, len(self.digits) if self.digits else 10)
+            check_dense_size(sum((a + 1) * b for a, b in zip(sizes, sizes[1:])),
+                             {"newton": "Newton's method", "bfgs": "BFGS"}[name])
+
+    def full_batch(self):
+        """True if the optimiser is a full-batch method (``nndl.fullbatch``)."""
+        return self.optimizer in FULL_BATCH
+
+    def optimizer_options(self):
+        """The optimiser's constructor keywords from the options given
+        (those left at None take the optimiser's own defaults)."""
+        out = {}
+        for f in fields(self):
+            keyword = (f.metadata["applies"] or {}).get(self.optimizer)
+            if keyword is not None and getattr(self, f.name) is not None:
+                out[keyword] = getattr(self, f.name)
+        return out
+
+    def resolved_optimizer(self):
+        """Every optimiser option as this run uses it: the value given, else
+        the optimiser's default; None for options of other optimisers.  The
+        mini-batch size is among them (None for a full-batch method)."""
+        from .optimizers import default_options
+        defaults = default_options(self.optimizer)
+        out = {"batch_size": None if self.full_batch()
+               else self.batch_size or DEFAULT_BATCH_SIZE}
+        for f in fields(self):
+            applies = f.metadata["applies"]
+            if applies and f.default is None:
+                value = getattr(self, f.name)
+                keyword = applies.get(self.optimizer)
+                out[f.name] = None if keyword is None else \
+                    value if value is not None else defaults[keyword]
+        return out
 
     def resolved_cost(self):
         """The cost: the one given, else the one that belongs with the output layer."""
@@ -259,13 +377,20 @@ class Run:
         c = self.config
         monitor = Monitor(**{m.replace("-", "_"): True for m in c.monitor})
         progress = ProgressBar(enabled={"auto": None, "on": True, "off": False}[c.progress])
-        # a disabled bar is left out: per-batch callbacks cost the fast engines speed
-        chain = (([progress] if progress.enabled else []) + [monitor]
+        # a disabled bar is left out: per-batch callbacks cost the fast engines speed;
+        # a full-batch iteration has no mini-batches to count
+        chain = (([progress] if progress.enabled and not c.full_batch() else []) + [monitor]
                  + ([DivergenceCheck()] if check_divergence else [])
                  + [*self.steering, *callbacks])
         start, history = self._checkpointing(chain)
         with np.errstate(over="ignore", invalid="ignore"):   # DivergenceCheck reports it
-            return train(self.network, self.training, c.epochs, c.batch_size, self.optimizer,
+            if c.full_batch():
+                from .fullbatch import minimize
+                return minimize(self.network, self.training, c.epochs, self.optimizer,
+                                regularization=self.regularization, evaluation=self.evaluation,
+                                callbacks=chain, start_epoch=start, history=history)
+            return train(self.network, self.training, c.epochs,
+                         self.resolved["batch_size"], self.optimizer,
                          regularization=self.regularization, evaluation=self.evaluation,
                          callbacks=chain, dropout=self.dropout, constraint=self.constraint,
                          augment=self.augment, start_epoch=start, history=history,
@@ -309,7 +434,8 @@ class Run:
         start, history = 0, []
         if c.resume:
             saved = load_checkpoint(c.resume)
-            check_same_config(c.resume, saved.manifest["config"], config)
+            check_same_config(c.resume, saved.manifest["config"], config,
+                              RunConfig().as_dict())
             resumed = restore(saved, self.network, self.optimizer, callbacks)
             if resumed.epoch > c.epochs:
                 raise ConfigError(f"--resume {c.resume}: the checkpoint has {resumed.epoch} "
@@ -351,17 +477,18 @@ def build(config, splits=None, *, network=None, optimizer=None, augment=None, re
     if config.lmbda_per_example is not None:
         from .regularization import lmbda_for
         lmbda = lmbda_for(config.lmbda_per_example, len(training))
-    from .optimizers import make_optimizer
+    from .optimizers import make
     from .regularization import make_regularization
     if augment is None and config.expand:
         augment = make_expander(config.expand, config.seed)
         augment.image_shape(training.images.shape[1])
     dropout, constraint = step_pieces(config)
     return Run(config, net, splits, training, evaluation,
-               optimizer or make_optimizer(config.eta, config.momentum, config.nesterov),
+               optimizer or make(config.optimizer, **config.optimizer_options()),
                make_regularization(config.regularization, lmbda), dropout, constraint, augment,
                steering_callbacks(config, report),
-               {"cost": cost, "sizes": list(net.sizes), "lmbda": lmbda}, report)
+               {"cost": cost, "sizes": list(net.sizes), "lmbda": lmbda,
+                **config.resolved_optimizer()}, report)
 
 
 def make_network(config, sizes, cost=None):

@@ -10,6 +10,8 @@ This is the only module of nndl that imports scikit-learn; install it with
 ``pip install 'nndl[sklearn]'``.
 """
 
+from dataclasses import fields
+
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_random_state
@@ -17,35 +19,63 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .data import Dataset, Splits
-from .optimizers import make_optimizer
 from .run import RunConfig, build, make_network
+
+#: The defaults of the ``general`` preset (src/nndl/presets/general.toml) that
+#: the estimator's None stands for with sgd: eta, momentum, mini-batch size.
+SGD_DEFAULTS = {"eta": 0.05, "momentum": 0.9, "batch_size": 32}
+#: Optimiser hyper-parameters passed through as RunConfig fields of the same
+#: name: every field that belongs to some optimisers, but SGD's own three.
+OPTIMIZER_OPTIONS = tuple(f.name for f in fields(RunConfig) if f.metadata["applies"]
+                          and f.name not in ("eta", "momentum", "nesterov"))
 
 
 class NetworkClassifier(ClassifierMixin, BaseEstimator):
-    """A feedforward network classifier trained by mini-batch SGD.
+    """A feedforward network classifier trained by mini-batch SGD (or any
+    ``nndl train --optimizer``).
 
     Parameters mirror the ``nndl train`` flags: ``hidden_layer_sizes`` (the
     hidden layers' widths; the input and output layers come from the data),
     ``activation`` (hidden neurons), ``output`` (sigmoid, softmax or linear;
-    ``cost`` defaults to the one that belongs with it), ``eta``,
+    ``cost`` defaults to the one that belongs with it), ``optimizer``
+    ('sgd', 'adam', 'rmsprop', 'adagrad', or full-batch 'lbfgs', 'bfgs',
+    'cg', 'newton', for which ``epochs`` counts iterations), ``eta``,
     ``lmbda_per_example`` (lambda = this * n, so the weight decay does not
     depend on the data size; 1e-4 is the chapter's 5.0 for 50,000 images),
     ``regularization`` ('l2' or 'l1'), ``momentum``, ``nesterov``,
     ``dropout``, ``max_norm``, ``batch_size``, ``epochs``,
     ``early_stopping`` (patience in epochs, judged on a held-out
-    ``validation_fraction`` of the training data), ``dtype`` and
-    ``random_state``.
+    ``validation_fraction`` of the training data), ``dtype``,
+    ``random_state``, and the optimisers' own hyper-parameters under their
+    flag names (``beta1``, ``beta2``, ``epsilon``, ``rho``,
+    ``initial_accumulator``, ``lbfgs_memory``, ``cg_restart``,
+    ``newton_damping``, ``newton_tries``, ``line_search_trials``,
+    ``gradient_tolerance``; None: the optimiser's default).
+
+    The defaults are the ``general`` preset's (``nndl train --preset
+    general``, docs/general.md): one hidden layer of 100 ReLUs, a softmax output with the log-likelihood
+    cost, 60 epochs, and with sgd momentum 0.9, eta 0.05 and mini-batches of
+    32 -- which is what ``eta``, ``momentum`` and ``batch_size`` None stand
+    for.  With another optimiser eta None is that optimiser's default
+    (adam 0.001), and momentum and a mini-batch size for a full-batch method
+    are refused, not ignored.  (nndl 0.1.0's defaults were the
+    chapter's: 30 sigmoid neurons, sigmoid outputs, eta 0.5, no momentum,
+    mini-batches of 10, 30 epochs.)
 
     Fitted attributes: ``classes_``, ``n_features_in_``, ``network_``,
     ``n_iter_`` (epochs trained) and ``best_epoch_`` (with early stopping).
     """
 
-    def __init__(self, hidden_layer_sizes=(30,), activation="sigmoid", output="sigmoid",
-                 cost=None, eta=0.5, lmbda_per_example=1e-4, regularization="l2",
-                 momentum=0.0, nesterov=False, dropout=0.0, max_norm=None, batch_size=10,
-                 epochs=30, early_stopping=None, validation_fraction=0.1, dtype="float32",
-                 random_state=None):
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", output="softmax",
+                 cost=None, optimizer="sgd", eta=None, lmbda_per_example=1e-4,
+                 regularization="l2", momentum=None, nesterov=False, dropout=0.0,
+                 max_norm=None, batch_size=None, epochs=60, early_stopping=None,
+                 validation_fraction=0.1, dtype="float32", random_state=None, beta1=None,
+                 beta2=None, epsilon=None, rho=None, initial_accumulator=None,
+                 lbfgs_memory=None, cg_restart=None, newton_damping=None, newton_tries=None,
+                 line_search_trials=None, gradient_tolerance=None):
         self.hidden_layer_sizes = hidden_layer_sizes
+        self.optimizer = optimizer
         self.activation = activation
         self.output = output
         self.cost = cost
@@ -62,6 +92,17 @@ class NetworkClassifier(ClassifierMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.dtype = dtype
         self.random_state = random_state
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        self.rho = rho
+        self.initial_accumulator = initial_accumulator
+        self.lbfgs_memory = lbfgs_memory
+        self.cg_restart = cg_restart
+        self.newton_damping = newton_damping
+        self.newton_tries = newton_tries
+        self.line_search_trials = line_search_trials
+        self.gradient_tolerance = gradient_tolerance
 
     # ----------------------------------------------------------- fitting
     def fit(self, X, y):
@@ -106,22 +147,24 @@ class NetworkClassifier(ClassifierMixin, BaseEstimator):
     def _config(self, n_features, epochs=None):
         """The RunConfig of this estimator's hyper-parameters (no monitoring,
         no progress bar, no test set)."""
+        sgd = SGD_DEFAULTS if self.optimizer == "sgd" else {}
+        given = {k: getattr(self, k) for k in SGD_DEFAULTS if getattr(self, k) is not None}
         return RunConfig(
             sizes=[n_features, *[int(h) for h in self.hidden_layer_sizes], len(self.classes_)],
-            activation=self.activation, output=self.output, cost=self.cost, eta=self.eta,
+            activation=self.activation, output=self.output, cost=self.cost,
+            optimizer=self.optimizer, **{**sgd, **given},
             lmbda_per_example=self.lmbda_per_example, regularization=self.regularization,
-            momentum=self.momentum, nesterov=self.nesterov, dropout=self.dropout,
-            max_norm=self.max_norm, batch_size=self.batch_size,
+            nesterov=self.nesterov, dropout=self.dropout, max_norm=self.max_norm,
             epochs=self.epochs if epochs is None else epochs,
             early_stopping=self.early_stopping or None, dtype=self.dtype, monitor=(),
-            progress="off", test=False)
+            progress="off", test=False, **{k: getattr(self, k) for k in OPTIMIZER_OPTIONS})
 
     def _start(self, n_features):
         """Build the network and optimiser for ``n_features`` inputs."""
         seed = check_random_state(self.random_state).randint(2**31 - 1)
         config = self._config(n_features).replace(seed=seed)
         self.network_ = make_network(config, config.sizes)
-        self.optimizer_ = make_optimizer(self.eta, self.momentum, self.nesterov)
+        self.optimizer_ = None          # made by the first training run
 
     def _split(self, data):
         """Hold out ``validation_fraction`` of the data when early stopping."""
@@ -139,8 +182,12 @@ class NetworkClassifier(ClassifierMixin, BaseEstimator):
         techniques; return the run and its final state."""
         config = self._config(training.images.shape[1], epochs)
         none = Dataset(np.empty((0, training.images.shape[1])), np.empty(0, dtype=np.int64))
+        # a per-step optimiser's state carries over between partial_fit calls; a
+        # full-batch method starts afresh on each call's data
+        keep = self.optimizer_ if not config.full_batch() else None
         run = build(config, Splits(training, evaluation or none, none), network=self.network_,
-                    optimizer=self.optimizer_)
+                    optimizer=keep)
+        self.optimizer_ = run.optimizer
         return run, run.train()
 
     # -------------------------------------------------------- prediction
