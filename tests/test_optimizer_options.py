@@ -11,7 +11,8 @@ import pytest
 
 import nndl.fullbatch as fullbatch
 from nndl.errors import ConfigError
-from nndl.optimizers import FULL_BATCH, NAMES, Adam, default_options
+from nndl.optimizers import FULL_BATCH, NAMES, Adam
+from nndl.run import default_options
 from nndl.persistence import load
 from nndl.run import RunConfig
 from test_cli import idx_dir, run_cli  # noqa: F401  (a fixture)

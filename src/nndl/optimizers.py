@@ -313,43 +313,7 @@ class AdaGrad:
 # ------------------------------------------------------------- by name
 #: The optimisers ``nndl train --optimizer`` names: per mini-batch step ...
 PER_STEP = {"sgd": SGD, "adam": Adam, "rmsprop": RMSProp, "adagrad": AdaGrad}
-#: ... and full-batch (``nndl.fullbatch.METHODS``, imported only when used).
+#: ... and full-batch (``nndl.fullbatch.METHODS``; ``nndl.run.make_optimizer_named``
+#: makes either from its name).
 FULL_BATCH = ("lbfgs", "bfgs", "cg", "newton")
 NAMES = (*PER_STEP, *FULL_BATCH)
-
-
-def optimizer_class(name):
-    """The class of the optimiser called ``name`` (sgd: ``SGD``)."""
-    if name in FULL_BATCH:
-        from .fullbatch import METHODS
-        return METHODS[name]
-    if name not in PER_STEP:
-        raise ConfigError(f"unknown optimiser {name!r}; choose from {', '.join(NAMES)}")
-    return PER_STEP[name]
-
-
-def default_options(name):
-    """The constructor's defaults of the optimiser called ``name``, e.g.
-    {'eta': 0.001, 'beta1': 0.9, ...} for adam (sgd: also Momentum's mu and
-    nesterov)."""
-    import inspect
-    classes = [SGD, Momentum] if name == "sgd" else [optimizer_class(name)]
-    out = {}
-    for cls in classes:
-        for key, p in inspect.signature(cls).parameters.items():
-            out.setdefault(key, p.default)
-    return out
-
-
-def make(name, **options):
-    """The optimiser called ``name`` with the constructor keywords
-    ``options`` (absent ones take the class's defaults): sgd is
-    ``make_optimizer`` (SGD, or Momentum when ``mu`` > 0); a full-batch name
-    is ``nndl.fullbatch.make_method``."""
-    if name in FULL_BATCH:
-        from .fullbatch import make_method
-        return make_method(name, **options)
-    if name == "sgd":
-        options = {**default_options("sgd"), "mu": 0.0, **options}
-        return make_optimizer(options["eta"], options["mu"], options["nesterov"])
-    return optimizer_class(name)(**options)

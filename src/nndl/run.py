@@ -304,7 +304,6 @@ class RunConfig:
         """Every optimiser option as this run uses it: the value given, else
         the optimiser's default; None for options of other optimisers.  The
         mini-batch size is among them (None for a full-batch method)."""
-        from .optimizers import default_options
         defaults = default_options(self.optimizer)
         out = {"batch_size": None if self.full_batch()
                else self.batch_size or DEFAULT_BATCH_SIZE}
@@ -477,14 +476,13 @@ def build(config, splits=None, *, network=None, optimizer=None, augment=None, re
     if config.lmbda_per_example is not None:
         from .regularization import lmbda_for
         lmbda = lmbda_for(config.lmbda_per_example, len(training))
-    from .optimizers import make
     from .regularization import make_regularization
     if augment is None and config.expand:
         augment = make_expander(config.expand, config.seed)
         augment.image_shape(training.images.shape[1])
     dropout, constraint = step_pieces(config)
     return Run(config, net, splits, training, evaluation,
-               optimizer or make(config.optimizer, **config.optimizer_options()),
+               optimizer or make_optimizer_named(config.optimizer, **config.optimizer_options()),
                make_regularization(config.regularization, lmbda), dropout, constraint, augment,
                steering_callbacks(config, report),
                {"cost": cost, "sizes": list(net.sizes), "lmbda": lmbda,
@@ -638,3 +636,44 @@ def write_metrics(path, run, state, test_accuracy, summary=None, sources=None):
            "epochs": state.history, "test_accuracy": test_accuracy}
     doc.update(summary or {})
     atomic_write_text(path, json.dumps(doc, indent=2))
+
+
+# ------------------------------------------------------------ optimisers by name
+def optimizer_class(name):
+    """The class of the optimiser called ``name`` (sgd: ``SGD``)."""
+    from .optimizers import FULL_BATCH, NAMES, PER_STEP
+    if name in FULL_BATCH:
+        from .fullbatch import METHODS
+        return METHODS[name]
+    if name not in PER_STEP:
+        raise ConfigError(f"unknown optimiser {name!r}; choose from {', '.join(NAMES)}")
+    return PER_STEP[name]
+
+
+def default_options(name):
+    """The constructor's defaults of the optimiser called ``name``, e.g.
+    {'eta': 0.001, 'beta1': 0.9, ...} for adam (sgd: also Momentum's mu and
+    nesterov)."""
+    import inspect
+    from .optimizers import SGD, Momentum
+    classes = [SGD, Momentum] if name == "sgd" else [optimizer_class(name)]
+    out = {}
+    for cls in classes:
+        for key, p in inspect.signature(cls).parameters.items():
+            out.setdefault(key, p.default)
+    return out
+
+
+def make_optimizer_named(name, **options):
+    """The optimiser called ``name`` with the constructor keywords
+    ``options`` (absent ones take the class's defaults): sgd is
+    ``optimizers.make_optimizer`` (SGD, or Momentum when ``mu`` > 0); a
+    full-batch name is ``nndl.fullbatch.make_method``."""
+    from .optimizers import FULL_BATCH, make_optimizer
+    if name in FULL_BATCH:
+        from .fullbatch import make_method
+        return make_method(name, **options)
+    if name == "sgd":
+        options = {**default_options("sgd"), "mu": 0.0, **options}
+        return make_optimizer(options["eta"], options["mu"], options["nesterov"])
+    return optimizer_class(name)(**options)
