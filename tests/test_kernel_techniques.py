@@ -7,6 +7,7 @@ seed over the same mini-batch order, alone and combined; the weights must
 agree to 1e-9 relative in float64 and 2e-4 in float32.
 """
 
+import numba
 import numpy as np
 import pytest
 
@@ -147,3 +148,64 @@ def test_killed_numba_run_with_momentum_dropout_and_max_norm_resumes_exactly(idx
     whole, resumed, metrics = _whole_and_resumed(flags, "manifest", 3, tmp_path, capsys)
     assert resumed == whole
     assert metrics["engine"]["name"] == "numba"
+
+
+# ------------------------------------------------- compilation in the open
+NOWHERE = '''class Nowhere:
+    """A Numba cache locator that finds no writable directory."""
+
+    @classmethod
+    def from_function(cls, py_func, source_path):
+        return None
+'''
+
+
+def _nndl_train(idx, env, metrics):
+    """Run ``nndl train`` on the small IDX data with the numba engine in a
+    fresh process; return its stdout lines and its epochs' train_seconds."""
+    import json
+    import subprocess
+    import sys
+    flags = _flags(idx, epochs=2, engine="numba") + ["--metrics-out", str(metrics)]
+    out = subprocess.run([sys.executable, "-m", "nndl.cli", *flags], env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(metrics.read_text())
+    return out.stdout.splitlines(), [e["train_seconds"] for e in doc["epochs"]]
+
+
+def test_compilation_is_announced_once_cached_and_never_timed(idx, tmp_path):
+    """A fresh Numba cache: the first process compiles and says so on its own
+    line, before epoch 1 and outside its train_seconds; the next process
+    loads the cache and says nothing."""
+    import os
+    import re
+    line = re.compile(r"compiling the training kernel, once: (\d+\.\d) s")
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    for announced in (True, False):
+        lines, seconds = _nndl_train(idx, env, tmp_path / "metrics.json")
+        found = [line.fullmatch(text) for text in lines if line.fullmatch(text)]
+        assert len(found) == (1 if announced else 0), lines
+        if announced:
+            assert lines.index(found[0].group(0)) < next(
+                i for i, text in enumerate(lines) if text.startswith("epoch 1/"))
+            assert max(seconds) < float(found[0].group(1)) / 2, (seconds, found[0].group(0))
+    assert any((tmp_path / "cache").rglob("*.nbi"))
+
+
+def test_without_a_writable_cache_directory_the_kernel_compiles_uncached(tmp_path, monkeypatch):
+    """Numba refuses cache=True where it finds no writable directory; the
+    kernel's functions are then compiled without a cache, silently."""
+    from numba.core import config
+    from nndl.engines import kernel
+    (tmp_path / "nowhere.py").write_text(NOWHERE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(config, "CACHE_LOCATOR_CLASSES", "nowhere.Nowhere")
+
+    def double(a):
+        return 2 * a
+
+    with pytest.raises(RuntimeError, match="no locator available"):
+        numba.njit(cache=True)(double)
+    uncached = kernel.compiled()(double)
+    assert uncached(21) == 42 and not uncached.stats.cache_path

@@ -507,7 +507,8 @@ def run_training(run, callbacks=()):
         return train(run.net, run.training, args.epochs, args.batch_size, run.optimizer,
                      regularization=make_regularization(args.regularization, args.lmbda),
                      evaluation=run.evaluation, callbacks=callbacks,
-                     start_epoch=start, history=history, engine=args.engine, **run.options)
+                     start_epoch=start, history=history, engine=args.engine, report=print,
+                     **run.options)
 
 
 def parse_transforms(specs):

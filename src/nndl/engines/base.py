@@ -20,6 +20,9 @@ and implements
   ``supports``;
 * ``__init__(network, step, x, y)``: set up once per run (``x``, ``y`` are
   the whole training matrices);
+* ``prepare(report)`` (optional): called by ``train`` once before the
+  first epoch's clock starts, to pay one-off costs there (compiling);
+  ``report(message)`` takes a one-line notice for the user;
 * ``run_epoch(x, y, order, epoch, after_batch)``: one step per mini-batch
   of ``order``; ``after_batch(images)``, if not None, after each step;
   return None, or the number of steps done when it stopped on divergence.
@@ -106,6 +109,9 @@ class Engine:
 
     def __init__(self, network, step, x, y):
         self.network, self.step = network, step
+
+    def prepare(self, report) -> None:
+        """Pay one-off costs before the first epoch; ``report`` one-line notices."""
 
     def run_epoch(self, x, y, order, epoch, after_batch=None) -> Optional[int]:
         """One epoch of steps; None, or the steps done when it diverged."""

@@ -50,6 +50,20 @@ RENORMALIZE_BELOW = 1e-4
 FAST = {"nsz", "arcp", "contract", "afn", "reassoc"}
 
 
+def compiled(**options):
+    """Numba's ``njit`` with ``cache=True``: the machine code is saved
+    beside this file (or in Numba's user-wide cache directory, or
+    ``NUMBA_CACHE_DIR``) and later processes load it instead of compiling.
+    Where no cache directory is writable, Numba refuses ``cache=True``;
+    the function is then compiled in every process, silently."""
+    def decorate(fn):
+        try:
+            return njit(cache=True, **options)(fn)
+        except RuntimeError:          # "cannot cache function ...: no locator available"
+            return njit(**options)(fn)
+    return decorate
+
+
 def nonzero_masks(x):
     """Return masks, uint64 of shape (n, ceil(d / 64)): bit b of masks[r, k]
     is set exactly when x[r, 64 k + b] is non-zero.  The kernel visits each
@@ -62,7 +76,7 @@ def nonzero_masks(x):
     return masks
 
 
-@njit(cache=True)
+@compiled()
 def _set_nonzero_bits(x, masks):
     """Set the bit of masks that belongs to every non-zero of x."""
     n, d = x.shape
@@ -72,7 +86,7 @@ def _set_nonzero_bits(x, masks):
                 masks[r, i >> 6] |= np.uint64(1) << np.uint64(i & 63)
 
 
-@njit(cache=True)
+@compiled()
 def _next_pixel(word, k):
     """Return (i, rest): the column of the lowest set bit of word, the k-th
     word of a mask, and word without that bit."""
@@ -100,7 +114,7 @@ def _prefetch(typingctx, array, index):
 LINE = 64    # bytes per cache line
 
 
-@njit(cache=True)
+@compiled()
 def _prefetch_examples(rows, masks, x, y):
     """Start loading what the examples ``rows`` will read: their masks of
     non-zero pixels, their pixels and their targets.  The mini-batches visit
@@ -115,7 +129,7 @@ def _prefetch_examples(rows, masks, x, y):
         _prefetch(y[r], 0)
 
 
-@njit(cache=True, fastmath=FAST)
+@compiled(fastmath=FAST)
 def _activate(z, kind):
     """Replace the weighted inputs z by the layer's outputs, in place."""
     t = z.dtype.type
@@ -144,7 +158,7 @@ def _activate(z, kind):
             z[j] /= total
 
 
-@njit(cache=True, fastmath=FAST)
+@compiled(fastmath=FAST)
 def _derivative(a, kind):
     """sigma'(z) in terms of the output a, as the activation classes define it."""
     t = type(a)
@@ -157,7 +171,7 @@ def _derivative(a, kind):
     return t(1)
 
 
-@njit(cache=True, fastmath=FAST)
+@compiled(fastmath=FAST)
 def _finish_layer(z, b, s, kind, width):
     """Turn z = V a into the layer's output: z s + b, activated over the
     ``width`` real units; padding units are set to exactly 0."""
@@ -167,14 +181,14 @@ def _finish_layer(z, b, s, kind, width):
     z[width:] = 0
 
 
-@njit(cache=True, fastmath=FAST)
+@compiled(fastmath=FAST)
 def _mask_row(k, start, m, e, per_example):
     """The row of the dropout masks that example e of the mini-batch at
     position k of ``order`` uses: its own row, or its mini-batch's."""
     return k - start + e if per_example else (k - start) // m
 
 
-@njit(cache=True)
+@compiled()
 def _input_word(r, k, mrow, masks, keep0):
     """Word k of the bits of the pixels of example r that the first layer
     sees: the non-zero ones, and under input dropout only the kept ones."""
@@ -184,7 +198,7 @@ def _input_word(r, k, mrow, masks, keep0):
     return word
 
 
-@njit(cache=True, fastmath=FAST)
+@compiled(fastmath=FAST)
 def _thin(a, dfac, keep, mrow, kind):
     """For a hidden layer's outputs a: store sigma'(z) in dfac (what BP2
     multiplies by); under dropout multiply both by the mask row (0 for a
@@ -199,7 +213,7 @@ def _thin(a, dfac, keep, mrow, kind):
             a[j] *= kr[j]
 
 
-@njit(cache=True, fastmath=FAST)
+@compiled(fastmath=FAST)
 def _forward(r, e, mrow, masks, keep0, scale0, x, wts, bs, acts, dfacs, keeps, kinds,
              widths, s):
     """Forward pass of training example r into row e of the buffers, with
@@ -229,7 +243,7 @@ def _forward(r, e, mrow, masks, keep0, scale0, x, wts, bs, acts, dfacs, keeps, k
         _finish_layer(z, bs[l], s, kinds[l], widths[l])
 
 
-@njit(cache=True, fastmath=FAST)
+@compiled(fastmath=FAST)
 def _backward(r, e, y, wts, acts, dfacs, deltas, kinds, widths, cost, s):
     """The deltas of example r (row e of the buffers) for every layer:
     (BP1) at the output, then (BP2) back through each W as sums of its rows,
@@ -254,7 +268,7 @@ def _backward(r, e, y, wts, acts, dfacs, deltas, kinds, widths, cost, s):
             d_prev[i] *= s * dfac[i]
 
 
-@njit(cache=True, fastmath=FAST)
+@compiled(fastmath=FAST)
 def _descend(rows, count, k, start, m, per_example, masks, keep0, scale0, x, tws, tbs,
              acts, deltas, widths, cw, cb):
     """Subtract the mini-batch's summed gradients, (BP3) times cb from the
@@ -292,7 +306,7 @@ def _descend(rows, count, k, start, m, per_example, masks, keep0, scale0, x, tws
                         row[i] -= c * a_prev[i]
 
 
-@njit(cache=True, fastmath=FAST)
+@compiled(fastmath=FAST)
 def _sgd_update(wts, reg, reg_step, s):
     """The regulariser's part of a plain SGD step, before the gradient's:
     L1 moves every weight by reg_step * sgn(w) at its old value (equation
@@ -310,7 +324,7 @@ def _sgd_update(wts, reg, reg_step, s):
     return s * (1.0 - reg_step) if reg == REG_L2 else s
 
 
-@njit(cache=True, fastmath=FAST)
+@compiled(fastmath=FAST)
 def _regularized_velocity(p, v, reg, reg_step, mu, nesterov):
     """Momentum's step before the gradient's, for one parameter array p and
     its velocity v: v -> mu v - reg_step * (w, sgn w or 0), the velocity of
@@ -332,7 +346,7 @@ def _regularized_velocity(p, v, reg, reg_step, mu, nesterov):
         v[i] = t(mu) * v[i] - g
 
 
-@njit(cache=True, fastmath=FAST)
+@compiled(fastmath=FAST)
 def _move(p, v, factor):
     """p -> p + factor v: equation (108) (factor 1), or Nesterov's
     (1 + mu) v' (see ``_regularized_velocity``)."""
@@ -342,7 +356,7 @@ def _move(p, v, factor):
         p[i] += t(factor) * v[i]
 
 
-@njit(cache=True, fastmath=FAST)
+@compiled(fastmath=FAST)
 def _max_norm(wts, c, s):
     """Scale back every neuron's incoming weights, (true) norm above c, to
     norm c: the columns of the first layer's W^T, the rows of each later W;
@@ -375,7 +389,7 @@ def _max_norm(wts, c, s):
                     row[i] *= f
 
 
-@njit(cache=True, fastmath=FAST)
+@compiled(fastmath=FAST)
 def _rescale(wts, s):
     """Multiply every V by s, so that the stored weights are the true ones."""
     t = wts[0].dtype.type
@@ -385,7 +399,7 @@ def _rescale(wts, s):
             w[i] *= t(s)
 
 
-@njit(cache=True, fastmath=FAST)
+@compiled(fastmath=FAST)
 def sgd_batches(masks, x, y, order, start, stop, m,
                 wts, bs, kinds, widths, cost, eta, reg, reg_step,
                 optimizer, mu, vws, vbs, max_norm, keep0, scale0, keeps, per_example):

@@ -16,6 +16,7 @@ considered, so this module loads without Numba.
 """
 
 import sys
+import time
 
 import numpy as np
 
@@ -88,8 +89,8 @@ class NumbaEngine(Engine):
         super().__init__(network, step, x, y)
         self.kernel = kernel
         self.m, self.n = step.mini_batch_size, len(x)
-        self.y = y
-        self.masks = kernel.nonzero_masks(x)
+        self.x, self.y = x, y
+        self.masks = None              # the input's non-zero bits: see prepare
         kind = {Sigmoid: kernel.SIGMOID, Tanh: kernel.TANH, ReLU: kernel.RELU,
                 Linear: kernel.LINEAR, Softmax: kernel.SOFTMAX}
         self.kinds = np.array([kind[a] for a in network.activations], dtype=np.int64)
@@ -106,6 +107,27 @@ class NumbaEngine(Engine):
         self.vws = tuple(np.zeros_like(w) if momentum else np.zeros((0, 0), dt) for w in self.wts)
         self.vbs = tuple(np.zeros_like(b) if momentum else np.zeros(0, dt) for b in self.bs)
 
+    def prepare(self, report):
+        """Compile the kernel for this run's types, or load it from Numba's
+        cache, and mark the input's non-zero pixels; if anything had to be
+        compiled, ``report("compiling the training kernel, once: 2.8 s")``.
+
+        ``train`` calls it before the first epoch's clock starts, so the
+        compilation is never counted in an epoch's ``train_seconds``.
+        """
+        k = self.kernel
+        misses = compilations(k)
+        start = time.perf_counter()
+        self.masks = k.nonzero_masks(self.x[:1])
+        dropout = self.step.dropout
+        if dropout is not None and dropout.p_input > 0:
+            k.nonzero_masks(np.zeros((1, 1), dtype=bool))      # the input's keep bits
+        self._call(self.x, np.zeros(0, dtype=np.int64), 0, 0)  # no steps: types only
+        seconds = time.perf_counter() - start
+        if compilations(k) > misses:
+            report(f"compiling the training kernel, once: {seconds:.1f} s")
+        self.masks = k.nonzero_masks(self.x)
+
     def run_epoch(self, x, y, order, epoch=None, after_batch=None):
         """Train one epoch on the mini-batches of ``order``; call
         ``after_batch(images)`` after each step if given (one kernel call per
@@ -113,30 +135,38 @@ class NumbaEngine(Engine):
         learning rate afresh, which only a callback can change).  Return
         None, or the number of mini-batches done when the kernel stopped
         early because an output bias became NaN or infinite."""
+        if self.masks is None:
+            self.prepare(lambda message: None)
         spans = ([(k, min(k + self.m, self.n)) for k in range(0, self.n, self.m)]
                  if after_batch else [(0, self.n)])
-        step, k = self.step, self.kernel
-        lmbda = getattr(step.regularization, "lmbda", 0.0)
-        c = step.constraint.c if step.constraint is not None else 0.0
         for start, stop in spans:
-            opt = step.optimizer
-            eta = float(opt.eta)
-            code, mu = k.OPT_SGD, 0.0
-            if type(opt) is Momentum:
-                code, mu = (k.OPT_NESTEROV if opt.nesterov else k.OPT_MOMENTUM), opt.mu
-            keep0, scale0, keeps = self._dropout(start, stop)
             self._load()
-            bad = k.sgd_batches(self.masks, x, self.y, order, start, stop, self.m,
-                                self.wts, self.bs, self.kinds, self.widths, self.cost,
-                                eta, self.reg, eta * lmbda / self.n,
-                                code, mu, self.vws, self.vbs, c, keep0, scale0, keeps,
-                                bool(step.dropout is not None and step.dropout.per_example))
+            bad = self._call(x, order, start, stop)
             self._store()
             if bad >= 0:
                 return bad // self.m + 1
             if after_batch:
                 after_batch(stop - start)
         return None
+
+    def _call(self, x, order, start, stop):
+        """Run the kernel on the mini-batches of order[start:stop] with the
+        optimiser's current eta (and mu), the regulariser, the constraint
+        and the dropout masks of those mini-batches; return its result."""
+        step, k = self.step, self.kernel
+        opt = step.optimizer
+        eta = float(opt.eta)
+        code, mu = k.OPT_SGD, 0.0
+        if type(opt) is Momentum:
+            code, mu = (k.OPT_NESTEROV if opt.nesterov else k.OPT_MOMENTUM), opt.mu
+        reg_step = eta * getattr(step.regularization, "lmbda", 0.0) / self.n
+        c = step.constraint.c if step.constraint is not None else 0.0
+        keep0, scale0, keeps = self._dropout(start, stop)
+        per_example = bool(step.dropout is not None and step.dropout.per_example)
+        return k.sgd_batches(self.masks, x, self.y, order, start, stop, self.m,
+                             self.wts, self.bs, self.kinds, self.widths, self.cost,
+                             eta, self.reg, reg_step, code, mu, self.vws, self.vbs, c,
+                             keep0, scale0, keeps, per_example)
 
     def _dropout(self, start, stop):
         """The kernel's dropout arguments for the mini-batches from position
@@ -146,7 +176,7 @@ class NumbaEngine(Engine):
         keep0, scale0 = np.zeros((0, words), dtype=np.uint64), 1.0
         keeps = [np.zeros((0, 0), dtype=dt) for _ in self.wts]
         dropout = self.step.dropout
-        if dropout is None or not dropout.active:
+        if dropout is None or not dropout.active or start == stop:
             return keep0, scale0, tuple(keeps)
         counts = [min(self.m, stop - k) for k in range(start, stop, self.m)]
         drawn = draw_masks(dropout, self.network.sizes, counts)
@@ -194,6 +224,13 @@ class NumbaEngine(Engine):
         """Copy the kernel's weights and biases (and velocities) back, in place."""
         for kernel_array, array in self._pairs():
             array[...] = kernel_array
+
+
+def compilations(kernel):
+    """How many times the kernel's entry points have been compiled rather
+    than loaded from Numba's cache (or found compiled) in this process."""
+    return sum(sum(f.stats.cache_misses.values())
+               for f in (kernel.sgd_batches, kernel._set_nonzero_bits))
 
 
 def draw_masks(dropout, sizes, counts):
