@@ -198,19 +198,23 @@ def _input_word(r, k, mrow, masks, keep0):
     return word
 
 
+@compiled()
+def _input(x, r, i, keep0, scale0):
+    """Pixel i of example r as the first layer sees it: x, or under input
+    dropout the kept pixel scaled by 1/(1-p)."""
+    return x[r, i] * scale0 if keep0.shape[0] else x[r, i]
+
+
 @compiled(fastmath=FAST)
 def _thin(a, dfac, keep, mrow, kind):
-    """For a hidden layer's outputs a: store sigma'(z) in dfac (what BP2
-    multiplies by); under dropout multiply both by the mask row (0 for a
-    dropped unit, 1/(1-p) for a kept one), so the next layer, BP2 and BP4
-    all see the thinned network, as ``Network.backprop`` with masks does."""
+    """Under dropout, for a hidden layer's outputs a: store sigma'(z) times
+    the mask row (0 for a dropped unit, 1/(1-p) for a kept one) in dfac, for
+    BP2, and multiply a by the mask, so the next layer, BP2 and BP4 all see
+    the thinned network, as ``Network.backprop`` with masks does."""
+    kr = keep[mrow]
     for j in range(a.size):
-        dfac[j] = _derivative(a[j], kind)
-    if keep.shape[0]:
-        kr = keep[mrow]
-        for j in range(a.size):
-            dfac[j] *= kr[j]
-            a[j] *= kr[j]
+        dfac[j] = _derivative(a[j], kind) * kr[j]
+        a[j] *= kr[j]
 
 
 @compiled(fastmath=FAST)
@@ -227,13 +231,14 @@ def _forward(r, e, mrow, masks, keep0, scale0, x, wts, bs, acts, dfacs, keeps, k
         word = _input_word(r, k, mrow, masks, keep0)
         while word:
             i, word = _next_pixel(word, k)
-            v, row = x[r, i] * scale0, w0[i]
+            v, row = _input(x, r, i, keep0, scale0), w0[i]
             for j in range(z.size):
                 z[j] += v * row[j]
     _finish_layer(z, bs[0], s, kinds[0], widths[0])
     for l in range(1, len(wts)):
         a_prev, z, w = acts[l - 1][e], acts[l][e], wts[l]
-        _thin(a_prev, dfacs[l - 1][e], keeps[l], mrow, kinds[l - 1])
+        if keeps[l].shape[0]:
+            _thin(a_prev, dfacs[l - 1][e], keeps[l], mrow, kinds[l - 1])
         for k in range(widths[l]):
             row = w[k]
             acc = z[0] * 0
@@ -244,10 +249,10 @@ def _forward(r, e, mrow, masks, keep0, scale0, x, wts, bs, acts, dfacs, keeps, k
 
 
 @compiled(fastmath=FAST)
-def _backward(r, e, y, wts, acts, dfacs, deltas, kinds, widths, cost, s):
+def _backward(r, e, y, wts, acts, dfacs, keeps, deltas, kinds, widths, cost, s):
     """The deltas of example r (row e of the buffers) for every layer:
     (BP1) at the output, then (BP2) back through each W as sums of its rows,
-    times sigma'(z) (and the dropout mask) from ``_thin``.
+    times sigma'(z) (under dropout: times the mask, from ``_thin``).
     Padding units get delta exactly 0 (their weights are 0)."""
     n_layers = len(wts)
     out, d = acts[n_layers - 1][e], deltas[n_layers - 1][e]
@@ -257,15 +262,19 @@ def _backward(r, e, y, wts, acts, dfacs, deltas, kinds, widths, cost, s):
             d[j] *= _derivative(out[j], kinds[n_layers - 1])
     for l in range(n_layers - 1, 0, -1):                           # BP2
         w, d = wts[l], deltas[l][e]
-        d_prev, dfac = deltas[l - 1][e], dfacs[l - 1][e]
+        a_prev, d_prev, dfac = acts[l - 1][e], deltas[l - 1][e], dfacs[l - 1][e]
         d_prev[:] = 0
         for k in range(widths[l]):
             c = d[k]
             row = w[k]
             for i in range(d_prev.size):
                 d_prev[i] += c * row[i]
-        for i in range(d_prev.size):
-            d_prev[i] *= s * dfac[i]
+        if keeps[l].shape[0]:
+            for i in range(d_prev.size):
+                d_prev[i] *= s * dfac[i]
+        else:
+            for i in range(d_prev.size):
+                d_prev[i] *= s * _derivative(a_prev[i], kinds[l - 1])
 
 
 @compiled(fastmath=FAST)
@@ -291,7 +300,7 @@ def _descend(rows, count, k, start, m, per_example, masks, keep0, scale0, x, tws
             word = _input_word(r, q, mrow, masks, keep0)
             while word:
                 i, word = _next_pixel(word, q)
-                v, row = cw * (x[r, i] * scale0), w0[i]
+                v, row = cw * _input(x, r, i, keep0, scale0), w0[i]
                 for j in range(d.size):
                     row[j] -= v * d[j]
     for l in range(1, n_layers):                                 # BP4, dense
@@ -441,7 +450,7 @@ def sgd_batches(masks, x, y, order, start, stop, m,
             mrow = _mask_row(k, start, m, e, per_example)
             _forward(rows[e], e, mrow, masks, keep0, sc0, x, wts, bs, acts, dfacs, keeps,
                      kinds, widths, ts)
-            _backward(rows[e], e, y, wts, acts, dfacs, deltas, kinds, widths, cost, ts)
+            _backward(rows[e], e, y, wts, acts, dfacs, keeps, deltas, kinds, widths, cost, ts)
         step = eta / count
         if optimizer == OPT_SGD:
             s = _sgd_update(wts, reg, reg_step, s)
