@@ -26,9 +26,15 @@ call, and saves arithmetic three ways:
   image's pixels would start as cache misses; while one mini-batch trains,
   the next one's pixels and non-zero lists are requested from memory.
 
-The arithmetic is the reference's -- equations (BP1)-(BP4) and (93) or
-(97) -- summed in a different order, so results agree to rounding error; the
-tests check that against ``Network.backprop`` on the same seed.
+Besides plain SGD it takes momentum and Nesterov steps (equations
+(107)-(108); the velocities are kept in the weights' layout), dropout with
+masks drawn by the engine exactly as ``Dropout.masks`` draws them (the
+input's as bits ANDed with the non-zero bits, the hidden layers' as rows of
+0 and 1/(1-p)), and max-norm after every step.
+
+The arithmetic is the reference's -- equations (BP1)-(BP4), (93) or (97)
+and (107)-(108) -- summed in a different order, so results agree to rounding
+error; the tests check that against ``training.sgd_step`` on the same seed.
 """
 
 import numpy as np
