@@ -144,12 +144,14 @@ def test_build_derives_cost_sizes_and_lambda_without_changing_the_config(idx_dir
 def test_a_checkpoint_written_before_the_run_module_resumes_to_the_same_model(
         tmp_path, monkeypatch, capsys):
     """nndl 0.1.0 wrote this checkpoint after 2 of 4 epochs and the model of
-    the same run left to finish; resuming it today gives that model exactly."""
+    the same run left to finish; resuming it today on the engine that wrote it
+    (0.1.0 ran momentum on the reference step) gives that model exactly."""
     monkeypatch.chdir(ROOT)                     # the checkpoint records the data path as given
     checkpoint = tmp_path / "run"
     shutil.copytree(FIXTURE / "run", checkpoint)
     model = tmp_path / "resumed.json"
     code, out, err = run_cli(OLD_FLAGS + ["--epochs", "4", "--resume", checkpoint,
+                                          "--engine", "reference",
                                           "--save", model, "--metrics-out",
                                           tmp_path / "m.json"], capsys)
     assert code == 0, err
@@ -167,6 +169,23 @@ def test_a_checkpoint_written_before_the_run_module_resumes_to_the_same_model(
         assert ours["config"][key] == theirs["config"][key], key
     assert [e["evaluation_cost"] for e in ours["epochs"]] == \
         [e["evaluation_cost"] for e in theirs["epochs"]]
+
+
+def test_an_old_checkpoint_resumes_on_todays_fast_engine_within_float32_rounding(
+        tmp_path, monkeypatch, capsys):
+    """Today ``auto`` runs momentum on the compiled engine: the same steps,
+    so the old run continues there to float32 rounding."""
+    monkeypatch.chdir(ROOT)
+    checkpoint = tmp_path / "run"
+    shutil.copytree(FIXTURE / "run", checkpoint)
+    model = tmp_path / "resumed.json"
+    code, out, err = run_cli(OLD_FLAGS + ["--epochs", "4", "--resume", checkpoint,
+                                          "--save", model], capsys)
+    assert code == 0, err
+    assert "engine: numba" in out
+    resumed, before = load(model), load(FIXTURE / "uninterrupted-4-epochs.json")
+    for a, b in zip(resumed.weights + resumed.biases, before.weights + before.biases):
+        np.testing.assert_allclose(a, b, rtol=2e-4, atol=1e-5)
 
 
 def test_an_old_checkpoint_with_other_settings_is_refused_in_one_line(tmp_path, monkeypatch,

@@ -393,7 +393,7 @@ class Run:
                          regularization=self.regularization, evaluation=self.evaluation,
                          callbacks=chain, dropout=self.dropout, constraint=self.constraint,
                          augment=self.augment, start_epoch=start, history=history,
-                         engine=c.engine, device=c.device)
+                         engine=c.engine, device=c.device, report=self.report)
 
     def record(self):
         """The run's settings as recorded in metrics files: every option, with

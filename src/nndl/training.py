@@ -15,6 +15,7 @@ in small callback objects, in the manner of Keras:
 the metrics recorded so far.
 """
 
+import logging
 import time
 from dataclasses import dataclass, field, replace
 
@@ -80,7 +81,7 @@ def check_data(network, data, what):
 def train(network, training, epochs, mini_batch_size, optimizer, *,
           regularization=None, evaluation=None, callbacks=(), rng=None,
           dropout=None, constraint=None, augment=None, start_epoch=0, history=None,
-          engine="auto", device=None):
+          engine="auto", device=None, report=None):
     """Train ``network`` on ``training`` by mini-batch SGD; return the state.
 
     ``training`` and ``evaluation`` are datasets with ``images`` (n, n_in) and
@@ -106,6 +107,11 @@ def train(network, training, epochs, mini_batch_size, optimizer, *,
     ``state.engine`` and ``state.engine_reason`` record which ran and why.
     ``device`` ('cpu', 'cuda', 'cuda:N'; default: a GPU if PyTorch sees one)
     is where the torch engine computes.
+
+    ``report(message)`` receives one-line notices of one-off costs paid
+    before the first epoch, e.g. "compiling the training kernel, once:
+    2.8 s" (never counted in an epoch's ``train_seconds``); by default they
+    go to the ``nndl`` logger at level INFO.
     """
     check_training_args(network, training, epochs, mini_batch_size)
     if (isinstance(start_epoch, bool) or not isinstance(start_epoch, (int, np.integer))
@@ -131,6 +137,7 @@ def train(network, training, epochs, mini_batch_size, optimizer, *,
                            if not getattr(cb, "engine_may_check", False)]
         step = replace(step, per_batch_callbacks=bool(batch_callbacks))
     stepper = selection.start(network, step, x_all, y_all)
+    stepper.prepare(report or logging.getLogger("nndl").info)
     state = TrainingState(network, training, evaluation, epochs, mini_batch_size,
                           optimizer, regularization, dropout, constraint, rng=rng,
                           callbacks=list(callbacks), history=list(history or []),

@@ -20,6 +20,9 @@ and implements
   engine overrides a preference, never ``supports``;
 * ``__init__(network, step, x, y)``: set up once per run (``x``, ``y`` are
   the whole training matrices);
+* ``prepare(report)`` (optional): called by ``train`` once before the
+  first epoch's clock starts, to pay one-off costs there (compiling);
+  ``report(message)`` takes a one-line notice for the user;
 * ``run_epoch(x, y, order, epoch, after_batch)``: one step per mini-batch
   of ``order``; ``after_batch(images)``, if not None, after each step;
   return None, or the number of steps done when it stopped on divergence;
@@ -111,6 +114,9 @@ class Engine:
     def __init__(self, network, step, x, y):
         self.network, self.step = network, step
 
+    def prepare(self, report) -> None:
+        """Pay one-off costs before the first epoch; ``report`` one-line notices."""
+
     def run_epoch(self, x, y, order, epoch, after_batch=None) -> Optional[int]:
         """One epoch of steps; None, or the steps done when it diverged."""
         raise NotImplementedError
@@ -146,6 +152,18 @@ def optimizer_reason(optimizer, known):
     attributes = known.get(type(optimizer))
     if attributes is None or set(vars(optimizer)) != attributes:
         return f"optimizer {type(optimizer).__name__} runs on the reference step"
+    return None
+
+
+def piece_reason(piece, what, known):
+    """Why ``piece`` (a step's ``what``: "dropout", "constraint") may not be
+    None or exactly one of ``known``, a dict {class: attribute names}; None
+    if it is."""
+    if piece is None:
+        return None
+    attributes = known.get(type(piece))
+    if attributes is None or set(vars(piece)) != attributes:
+        return f"{what} {type(piece).__name__} runs on the reference step"
     return None
 
 

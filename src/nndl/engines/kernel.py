@@ -26,9 +26,15 @@ call, and saves arithmetic three ways:
   image's pixels would start as cache misses; while one mini-batch trains,
   the next one's pixels and non-zero lists are requested from memory.
 
-The arithmetic is the reference's -- equations (BP1)-(BP4) and (93) or
-(97) -- summed in a different order, so results agree to rounding error; the
-tests check that against ``Network.backprop`` on the same seed.
+Besides plain SGD it takes momentum and Nesterov steps (equations
+(107)-(108); the velocities are kept in the weights' layout), dropout with
+masks drawn by the engine exactly as ``Dropout.masks`` draws them (the
+input's as bits ANDed with the non-zero bits, the hidden layers' as rows of
+0 and 1/(1-p)), and max-norm after every step.
+
+The arithmetic is the reference's -- equations (BP1)-(BP4), (93) or (97)
+and (107)-(108) -- summed in a different order, so results agree to rounding
+error; the tests check that against ``training.sgd_step`` on the same seed.
 """
 
 import numpy as np
@@ -42,11 +48,26 @@ from numba.extending import intrinsic
 SIGMOID, TANH, RELU, LINEAR, SOFTMAX = 0, 1, 2, 3, 4
 COST_A_MINUS_Y, COST_QUADRATIC = 0, 1
 REG_NONE, REG_L2, REG_L1 = 0, 1, 2
+OPT_SGD, OPT_MOMENTUM, OPT_NESTEROV = 0, 1, 2
 RENORMALIZE_BELOW = 1e-4
 # Let the compiler reorder sums and fuse multiply-adds (what makes the inner
 # loops SIMD), but keep IEEE infinities and NaNs: a diverging run must still
 # show up as inf/nan, exactly as in the reference.
 FAST = {"nsz", "arcp", "contract", "afn", "reassoc"}
+
+
+def compiled(**options):
+    """Numba's ``njit`` with ``cache=True``: the machine code is saved
+    beside this file (or in Numba's user-wide cache directory, or
+    ``NUMBA_CACHE_DIR``) and later processes load it instead of compiling.
+    Where no cache directory is writable, Numba refuses ``cache=True``;
+    the function is then compiled in every process, silently."""
+    def decorate(fn):
+        try:
+            return njit(cache=True, **options)(fn)
+        except RuntimeError:          # "cannot cache function ...: no locator available"
+            return njit(**options)(fn)
+    return decorate
 
 
 def nonzero_masks(x):
@@ -61,7 +82,7 @@ def nonzero_masks(x):
     return masks
 
 
-@njit(cache=True)
+@compiled()
 def _set_nonzero_bits(x, masks):
     """Set the bit of masks that belongs to every non-zero of x."""
     n, d = x.shape
@@ -71,7 +92,7 @@ def _set_nonzero_bits(x, masks):
                 masks[r, i >> 6] |= np.uint64(1) << np.uint64(i & 63)
 
 
-@njit(cache=True)
+@compiled()
 def _next_pixel(word, k):
     """Return (i, rest): the column of the lowest set bit of word, the k-th
     word of a mask, and word without that bit."""
@@ -99,7 +120,7 @@ def _prefetch(typingctx, array, index):
 LINE = 64    # bytes per cache line
 
 
-@njit(cache=True)
+@compiled()
 def _prefetch_examples(rows, masks, x, y):
     """Start loading what the examples ``rows`` will read: their masks of
     non-zero pixels, their pixels and their targets.  The mini-batches visit
@@ -114,7 +135,7 @@ def _prefetch_examples(rows, masks, x, y):
         _prefetch(y[r], 0)
 
 
-@njit(cache=True, fastmath=FAST)
+@compiled(fastmath=FAST)
 def _activate(z, kind):
     """Replace the weighted inputs z by the layer's outputs, in place."""
     t = z.dtype.type
@@ -143,7 +164,7 @@ def _activate(z, kind):
             z[j] /= total
 
 
-@njit(cache=True, fastmath=FAST)
+@compiled(fastmath=FAST)
 def _derivative(a, kind):
     """sigma'(z) in terms of the output a, as the activation classes define it."""
     t = type(a)
@@ -156,7 +177,7 @@ def _derivative(a, kind):
     return t(1)
 
 
-@njit(cache=True, fastmath=FAST)
+@compiled(fastmath=FAST)
 def _finish_layer(z, b, s, kind, width):
     """Turn z = V a into the layer's output: z s + b, activated over the
     ``width`` real units; padding units are set to exactly 0."""
@@ -166,24 +187,64 @@ def _finish_layer(z, b, s, kind, width):
     z[width:] = 0
 
 
-@njit(cache=True, fastmath=FAST)
-def _forward(r, e, masks, x, wts, bs, acts, kinds, widths, s):
+@compiled(fastmath=FAST)
+def _mask_row(k, start, m, e, per_example):
+    """The row of the dropout masks that example e of the mini-batch at
+    position k of ``order`` uses: its own row, or its mini-batch's."""
+    return k - start + e if per_example else (k - start) // m
+
+
+@compiled()
+def _input_word(r, k, mrow, masks, keep0):
+    """Word k of the bits of the pixels of example r that the first layer
+    sees: the non-zero ones, and under input dropout only the kept ones."""
+    word = masks[r, k]
+    if keep0.shape[0]:
+        word &= keep0[mrow, k]
+    return word
+
+
+@compiled()
+def _input(x, r, i, keep0, scale0):
+    """Pixel i of example r as the first layer sees it: x, or under input
+    dropout the kept pixel scaled by 1/(1-p)."""
+    return x[r, i] * scale0 if keep0.shape[0] else x[r, i]
+
+
+@compiled(fastmath=FAST)
+def _thin(a, dfac, keep, mrow, kind):
+    """Under dropout, for a hidden layer's outputs a: store sigma'(z) times
+    the mask row (0 for a dropped unit, 1/(1-p) for a kept one) in dfac, for
+    BP2, and multiply a by the mask, so the next layer, BP2 and BP4 all see
+    the thinned network, as ``Network.backprop`` with masks does."""
+    kr = keep[mrow]
+    for j in range(a.size):
+        dfac[j] = _derivative(a[j], kind) * kr[j]
+        a[j] *= kr[j]
+
+
+@compiled(fastmath=FAST)
+def _forward(r, e, mrow, masks, keep0, scale0, x, wts, bs, acts, dfacs, keeps, kinds,
+             widths, s):
     """Forward pass of training example r into row e of the buffers, with
     weights s * V.  The first layer (W^T) visits only the image's non-zero
-    pixels; the others (W) take one dot product per real unit."""
+    (and not dropped) pixels; the others (W) take one dot product per real
+    unit of the previous layer's (thinned) outputs."""
     z = acts[0][e]
     z[:] = 0
     w0 = wts[0]
     for k in range(masks.shape[1]):
-        word = masks[r, k]
+        word = _input_word(r, k, mrow, masks, keep0)
         while word:
             i, word = _next_pixel(word, k)
-            v, row = x[r, i], w0[i]
+            v, row = _input(x, r, i, keep0, scale0), w0[i]
             for j in range(z.size):
                 z[j] += v * row[j]
     _finish_layer(z, bs[0], s, kinds[0], widths[0])
     for l in range(1, len(wts)):
         a_prev, z, w = acts[l - 1][e], acts[l][e], wts[l]
+        if keeps[l].shape[0]:
+            _thin(a_prev, dfacs[l - 1][e], keeps[l], mrow, kinds[l - 1])
         for k in range(widths[l]):
             row = w[k]
             acc = z[0] * 0
@@ -193,10 +254,11 @@ def _forward(r, e, masks, x, wts, bs, acts, kinds, widths, s):
         _finish_layer(z, bs[l], s, kinds[l], widths[l])
 
 
-@njit(cache=True, fastmath=FAST)
-def _backward(r, e, y, wts, acts, deltas, kinds, widths, cost, s):
+@compiled(fastmath=FAST)
+def _backward(r, e, y, wts, acts, dfacs, keeps, deltas, kinds, widths, cost, s):
     """The deltas of example r (row e of the buffers) for every layer:
-    (BP1) at the output, then (BP2) back through each W as sums of its rows.
+    (BP1) at the output, then (BP2) back through each W as sums of its rows,
+    times sigma'(z) (under dropout: times the mask, from ``_thin``).
     Padding units get delta exactly 0 (their weights are 0)."""
     n_layers = len(wts)
     out, d = acts[n_layers - 1][e], deltas[n_layers - 1][e]
@@ -206,70 +268,143 @@ def _backward(r, e, y, wts, acts, deltas, kinds, widths, cost, s):
             d[j] *= _derivative(out[j], kinds[n_layers - 1])
     for l in range(n_layers - 1, 0, -1):                           # BP2
         w, d = wts[l], deltas[l][e]
-        a_prev, d_prev = acts[l - 1][e], deltas[l - 1][e]
+        a_prev, d_prev, dfac = acts[l - 1][e], deltas[l - 1][e], dfacs[l - 1][e]
         d_prev[:] = 0
         for k in range(widths[l]):
             c = d[k]
             row = w[k]
             for i in range(d_prev.size):
                 d_prev[i] += c * row[i]
-        for i in range(d_prev.size):
-            d_prev[i] *= s * _derivative(a_prev[i], kinds[l - 1])
+        if keeps[l].shape[0]:
+            for i in range(d_prev.size):
+                d_prev[i] *= s * dfac[i]
+        else:
+            for i in range(d_prev.size):
+                d_prev[i] *= s * _derivative(a_prev[i], kinds[l - 1])
 
 
-@njit(cache=True, fastmath=FAST)
-def _update(rows, count, masks, x, wts, bs, acts, deltas, widths,
-            step, reg, reg_step, s):
-    """Apply one mini-batch's step to V (the weights are s * V) and the biases.
+@compiled(fastmath=FAST)
+def _descend(rows, count, k, start, m, per_example, masks, keep0, scale0, x, tws, tbs,
+             acts, deltas, widths, cw, cb):
+    """Subtract the mini-batch's summed gradients, (BP3) times cb from the
+    bias-shaped ``tbs`` and (BP4) times cw from the weight-shaped ``tws``
+    (the weights themselves for SGD, the velocities for momentum).  The
+    first layer's gradient visits only the (kept) non-zero pixels."""
+    n_layers = len(tws)
+    for l in range(n_layers):                                   # BP3
+        b = tbs[l]
+        for e in range(count):
+            d = deltas[l][e]
+            for j in range(b.size):
+                b[j] -= cb * d[j]
+    w0 = tws[0]                                                  # BP4, sparse input
+    for e in range(count):
+        d = deltas[0][e]
+        r = rows[e]
+        mrow = _mask_row(k, start, m, e, per_example)
+        for q in range(masks.shape[1]):
+            word = _input_word(r, q, mrow, masks, keep0)
+            while word:
+                i, word = _next_pixel(word, q)
+                v, row = cw * _input(x, r, i, keep0, scale0), w0[i]
+                for j in range(d.size):
+                    row[j] -= v * d[j]
+    for l in range(1, n_layers):                                 # BP4, dense
+        w = tws[l]
+        for j in range(widths[l]):
+            row = w[j]
+            for e in range(count):
+                c = cw * deltas[l][e, j]
+                if c != 0:
+                    a_prev = acts[l - 1][e]
+                    for i in range(a_prev.size):
+                        row[i] -= c * a_prev[i]
 
-    ``step`` is eta / m for the biases; the weights get step / s_new, where
-    s_new = s * (1 - eta lmbda / n) under L2.  L1 first moves every weight by
-    reg_step * sgn(w) at its old value (equation (97)).  Returns s_new.
-    """
+
+@compiled(fastmath=FAST)
+def _sgd_update(wts, reg, reg_step, s):
+    """The regulariser's part of a plain SGD step, before the gradient's:
+    L1 moves every weight by reg_step * sgn(w) at its old value (equation
+    (97)); L2's factor (1 - eta lmbda / n) of equation (93) only multiplies
+    the scale s.  Returns the new s."""
     t = wts[0].dtype.type
-    n_layers = len(wts)
     if reg == REG_L1:
-        for l in range(n_layers):
+        for l in range(len(wts)):
             w = wts[l].ravel()
             for i in range(w.size):
                 if w[i] > 0:
                     w[i] -= t(reg_step)
                 elif w[i] < 0:
                     w[i] += t(reg_step)
-    s_new = s * (1.0 - reg_step) if reg == REG_L2 else s
-    cw = t(step / s_new)
-    cb = t(step)
-    for l in range(n_layers):                                   # BP3
-        b = bs[l]
-        for e in range(count):
-            d = deltas[l][e]
-            for j in range(b.size):
-                b[j] -= cb * d[j]
-    w0 = wts[0]                                                  # BP4, sparse input
-    for e in range(count):
-        d = deltas[0][e]
-        r = rows[e]
-        for k in range(masks.shape[1]):
-            word = masks[r, k]
-            while word:
-                i, word = _next_pixel(word, k)
-                v, row = cw * x[r, i], w0[i]
-                for j in range(d.size):
-                    row[j] -= v * d[j]
-    for l in range(1, n_layers):                                 # BP4, dense
+    return s * (1.0 - reg_step) if reg == REG_L2 else s
+
+
+@compiled(fastmath=FAST)
+def _regularized_velocity(p, v, reg, reg_step, mu, nesterov):
+    """Momentum's step before the gradient's, for one parameter array p and
+    its velocity v: v -> mu v - reg_step * (w, sgn w or 0), the velocity of
+    equation (107) with the regulariser's gradient ((93): (lmbda/n) w,
+    (97): (lmbda/n) sgn w; reg_step = eta lmbda / n) at the old p.
+
+    Nesterov's reformulated update p' = p - mu v + (1 + mu) v' (see
+    ``optimizers.Momentum``) takes its - mu v here, with the old v."""
+    t = p.dtype.type
+    p, v = p.ravel(), v.ravel()
+    for i in range(p.size):
+        g = t(0)
+        if reg == REG_L2:
+            g = t(reg_step) * p[i]
+        elif reg == REG_L1:
+            g = t(reg_step) if p[i] > 0 else (-t(reg_step) if p[i] < 0 else t(0))
+        if nesterov:
+            p[i] -= t(mu) * v[i]
+        v[i] = t(mu) * v[i] - g
+
+
+@compiled(fastmath=FAST)
+def _move(p, v, factor):
+    """p -> p + factor v: equation (108) (factor 1), or Nesterov's
+    (1 + mu) v' (see ``_regularized_velocity``)."""
+    t = p.dtype.type
+    p, v = p.ravel(), v.ravel()
+    for i in range(p.size):
+        p[i] += t(factor) * v[i]
+
+
+@compiled(fastmath=FAST)
+def _max_norm(wts, c, s):
+    """Scale back every neuron's incoming weights, (true) norm above c, to
+    norm c: the columns of the first layer's W^T, the rows of each later W;
+    the true weights are s * V."""
+    t = wts[0].dtype.type
+    w0 = wts[0]
+    norms = np.zeros(w0.shape[1], dtype=w0.dtype)
+    for i in range(w0.shape[0]):
+        row = w0[i]
+        for j in range(row.size):
+            norms[j] += row[j] * row[j]
+    for j in range(norms.size):
+        norm = s * np.sqrt(norms[j])
+        norms[j] = t(c / norm) if norm > c else t(1)
+    for i in range(w0.shape[0]):
+        row = w0[i]
+        for j in range(row.size):
+            row[j] *= norms[j]
+    for l in range(1, len(wts)):
         w = wts[l]
-        for k in range(widths[l]):
-            row = w[k]
-            for e in range(count):
-                c = cw * deltas[l][e, k]
-                if c != 0:
-                    a_prev = acts[l - 1][e]
-                    for i in range(a_prev.size):
-                        row[i] -= c * a_prev[i]
-    return s_new
+        for j in range(w.shape[0]):
+            row = w[j]
+            total = t(0)
+            for i in range(row.size):
+                total += row[i] * row[i]
+            norm = s * np.sqrt(total)
+            if norm > c:
+                f = t(c / norm)
+                for i in range(row.size):
+                    row[i] *= f
 
 
-@njit(cache=True, fastmath=FAST)
+@compiled(fastmath=FAST)
 def _rescale(wts, s):
     """Multiply every V by s, so that the stored weights are the true ones."""
     t = wts[0].dtype.type
@@ -279,9 +414,10 @@ def _rescale(wts, s):
             w[i] *= t(s)
 
 
-@njit(cache=True, fastmath=FAST)
+@compiled(fastmath=FAST)
 def sgd_batches(masks, x, y, order, start, stop, m,
-                wts, bs, kinds, widths, cost, eta, reg, reg_step):
+                wts, bs, kinds, widths, cost, eta, reg, reg_step,
+                optimizer, mu, vws, vbs, max_norm, keep0, scale0, keeps, per_example):
     """Take SGD steps on the mini-batches order[start:start+m], ... up to
     position ``stop``, changing the transposed weights ``wts`` and the biases
     ``bs`` in place.
@@ -290,24 +426,55 @@ def sgd_batches(masks, x, y, order, start, stop, m,
     of units (the buffers may be wider), ``cost`` says how the
     output delta is formed, ``reg_step`` is eta * lmbda / n.
 
+    ``optimizer`` is OPT_SGD, or OPT_MOMENTUM / OPT_NESTEROV with
+    co-efficient ``mu`` and the velocities ``vws``, ``vbs`` (in the layout of
+    ``wts``, ``bs``; changed in place).  ``max_norm`` > 0 bounds each
+    neuron's incoming weights after every step.  Dropout: ``keep0`` holds
+    the bits of the kept input pixels (no rows: no input dropout), which are
+    scaled by ``scale0``; ``keeps[l]`` (l >= 1) the masks of the hidden
+    outputs layer l reads (0 or 1/(1-p); no rows: none); their rows belong
+    to the examples from position ``start`` (``per_example``) or to the
+    mini-batches.
+
     Returns -1, or the position in ``order`` of the mini-batch after which
     an output bias became NaN or infinite: the kernel stops there, since a
     NaN anywhere reaches the output biases within one step.
     """
-    acts = [np.zeros((m, b.size), dtype=b.dtype) for b in bs]   # outputs a
+    t = wts[0].dtype.type
+    acts = [np.zeros((m, b.size), dtype=b.dtype) for b in bs]   # outputs a (thinned)
+    dfacs = [np.zeros((m, b.size), dtype=b.dtype) for b in bs]  # sigma'(z) (times mask)
     deltas = [np.zeros((m, b.size), dtype=b.dtype) for b in bs]
     s = 1.0
     out = bs[len(bs) - 1]
+    sc0 = t(scale0)
     for k in range(start, stop, m):
         count = min(m, stop - k)
         rows = order[k:k + count]
         _prefetch_examples(order[k + m:k + 2 * m], masks, x, y)
-        ts = wts[0].dtype.type(s)
+        ts = t(s)
         for e in range(count):
-            _forward(rows[e], e, masks, x, wts, bs, acts, kinds, widths, ts)
-            _backward(rows[e], e, y, wts, acts, deltas, kinds, widths, cost, ts)
-        s = _update(rows, count, masks, x, wts, bs, acts, deltas, widths,
-                    eta / count, reg, reg_step, s)
+            mrow = _mask_row(k, start, m, e, per_example)
+            _forward(rows[e], e, mrow, masks, keep0, sc0, x, wts, bs, acts, dfacs, keeps,
+                     kinds, widths, ts)
+            _backward(rows[e], e, y, wts, acts, dfacs, keeps, deltas, kinds, widths, cost, ts)
+        step = eta / count
+        if optimizer == OPT_SGD:
+            s = _sgd_update(wts, reg, reg_step, s)
+            _descend(rows, count, k, start, m, per_example, masks, keep0, sc0, x, wts, bs,
+                     acts, deltas, widths, t(step / s), t(step))
+        else:                                                   # (107)-(108)
+            nesterov = optimizer == OPT_NESTEROV
+            for l in range(len(wts)):
+                _regularized_velocity(wts[l], vws[l], reg, reg_step, mu, nesterov)
+                _regularized_velocity(bs[l], vbs[l], REG_NONE, 0.0, mu, nesterov)
+            _descend(rows, count, k, start, m, per_example, masks, keep0, sc0, x, vws, vbs,
+                     acts, deltas, widths, t(step), t(step))
+            factor = 1.0 + mu if nesterov else 1.0
+            for l in range(len(wts)):
+                _move(wts[l], vws[l], factor)
+                _move(bs[l], vbs[l], factor)
+        if max_norm > 0:
+            _max_norm(wts, max_norm, s)
         if s < RENORMALIZE_BELOW:
             _rescale(wts, s)
             s = 1.0

@@ -16,15 +16,17 @@ considered, so this module loads without Numba.
 """
 
 import sys
+import time
 
 import numpy as np
 
 from ..activations import Linear, ReLU, Sigmoid, Softmax, Tanh
 from ..costs import QuadraticCost
-from ..optimizers import SGD
-from ..regularization import L1, L2, NoRegularization
-from .base import (Engine, network_reason, optimizer_reason, reference_only_reason,
-                   regularization_reason)
+from ..dropout import Dropout
+from ..optimizers import SGD, Momentum
+from ..regularization import L1, L2, MaxNorm, NoRegularization
+from .base import (Engine, network_reason, optimizer_reason, piece_reason,
+                   reference_only_reason, regularization_reason)
 
 SIMD = 16
 # Below this mini-batch size one compiled call per epoch beats BLAS calls per
@@ -32,6 +34,8 @@ SIMD = 16
 # first layer's products: on a quiet machine [784,800,10] with mini-batch 100
 # took 0.184 s with BLAS and 0.377 s compiled (docs/benchmarks.md).
 NUMBA_BELOW_BATCH = 32
+MOMENTUM_ATTRIBUTES = {"eta", "mu", "nesterov", "velocities"}
+DROPOUT_ATTRIBUTES = {"p_hidden", "p_input", "per_example", "rng"}
 
 
 def numba_available():
@@ -57,12 +61,16 @@ class NumbaEngine(Engine):
 
     @classmethod
     def supports(cls, network, step):
-        """The kernel runs plain SGD with no, L1 or L2 regularisation on
-        ``Network``s of the built-in activations and costs, float32/64."""
+        """The kernel runs SGD, momentum and Nesterov, no, L1 or L2
+        regularisation, dropout and max-norm on ``Network``s of the
+        built-in activations and costs, float32/64."""
         return (network_reason(network)
-                or optimizer_reason(step.optimizer, {SGD: {"eta"}})
+                or optimizer_reason(step.optimizer, {SGD: {"eta"},
+                                                     Momentum: MOMENTUM_ATTRIBUTES})
                 or regularization_reason(step.regularization, (NoRegularization, L1, L2))
-                or reference_only_reason(step)
+                or piece_reason(step.constraint, "constraint", {MaxNorm: {"c"}})
+                or piece_reason(step.dropout, "dropout", {Dropout: DROPOUT_ATTRIBUTES})
+                or reference_only_reason(step, dropout=True, constraint=True)
                 or (None if numba_available() else "numba cannot be imported"))
 
     @classmethod
@@ -81,8 +89,8 @@ class NumbaEngine(Engine):
         super().__init__(network, step, x, y)
         self.kernel = kernel
         self.m, self.n = step.mini_batch_size, len(x)
-        self.y = y
-        self.masks = kernel.nonzero_masks(x)
+        self.x, self.y = x, y
+        self.masks = None              # the input's non-zero bits: see prepare
         kind = {Sigmoid: kernel.SIGMOID, Tanh: kernel.TANH, ReLU: kernel.RELU,
                 Linear: kernel.LINEAR, Softmax: kernel.SOFTMAX}
         self.kinds = np.array([kind[a] for a in network.activations], dtype=np.int64)
@@ -91,9 +99,34 @@ class NumbaEngine(Engine):
         self.reg = {L2: kernel.REG_L2, L1: kernel.REG_L1}.get(type(step.regularization),
                                                              kernel.REG_NONE)
         dt, p = network.dtype, padded_sizes(network.sizes)
+        self.padded = p
         self.wts = tuple(np.zeros((p[0], p[1]) if l == 0 else (p[l + 1], p[l]), dtype=dt)
                          for l in range(len(p) - 1))
         self.bs = tuple(np.zeros(b, dtype=dt) for b in p[1:])
+        momentum = type(step.optimizer) is Momentum
+        self.vws = tuple(np.zeros_like(w) if momentum else np.zeros((0, 0), dt) for w in self.wts)
+        self.vbs = tuple(np.zeros_like(b) if momentum else np.zeros(0, dt) for b in self.bs)
+
+    def prepare(self, report):
+        """Compile the kernel for this run's types, or load it from Numba's
+        cache, and mark the input's non-zero pixels; if anything had to be
+        compiled, ``report("compiling the training kernel, once: 2.8 s")``.
+
+        ``train`` calls it before the first epoch's clock starts, so the
+        compilation is never counted in an epoch's ``train_seconds``.
+        """
+        k = self.kernel
+        misses = compilations(k)
+        start = time.perf_counter()
+        self.masks = k.nonzero_masks(self.x[:1])
+        dropout = self.step.dropout
+        if dropout is not None and dropout.p_input > 0:
+            k.nonzero_masks(np.zeros((1, 1), dtype=bool))      # the input's keep bits
+        self._call(self.x, np.zeros(0, dtype=np.int64), 0, 0)  # no steps: types only
+        seconds = time.perf_counter() - start
+        if compilations(k) > misses:
+            report(f"compiling the training kernel, once: {seconds:.1f} s")
+        self.masks = k.nonzero_masks(self.x)
 
     def run_epoch(self, x, y, order, epoch=None, after_batch=None):
         """Train one epoch on the mini-batches of ``order``; call
@@ -102,15 +135,13 @@ class NumbaEngine(Engine):
         learning rate afresh, which only a callback can change).  Return
         None, or the number of mini-batches done when the kernel stopped
         early because an output bias became NaN or infinite."""
+        if self.masks is None:
+            self.prepare(lambda message: None)
         spans = ([(k, min(k + self.m, self.n)) for k in range(0, self.n, self.m)]
                  if after_batch else [(0, self.n)])
-        lmbda = getattr(self.step.regularization, "lmbda", 0.0)
         for start, stop in spans:
-            eta = float(self.step.optimizer.eta)
             self._load()
-            bad = self.kernel.sgd_batches(self.masks, x, self.y, order, start, stop, self.m,
-                                          self.wts, self.bs, self.kinds, self.widths,
-                                          self.cost, eta, self.reg, eta * lmbda / self.n)
+            bad = self._call(x, order, start, stop)
             self._store()
             if bad >= 0:
                 return bad // self.m + 1
@@ -118,24 +149,124 @@ class NumbaEngine(Engine):
                 after_batch(stop - start)
         return None
 
-    def _views(self):
-        """For each layer: the part of the kernel's weights and biases that
-        holds the network's W (the first layer's transposed back) and b."""
-        for l, (wt, b, w) in enumerate(zip(self.wts, self.bs, self.network.weights)):
+    def _call(self, x, order, start, stop):
+        """Run the kernel on the mini-batches of order[start:stop] with the
+        optimiser's current eta (and mu), the regulariser, the constraint
+        and the dropout masks of those mini-batches; return its result."""
+        step, k = self.step, self.kernel
+        opt = step.optimizer
+        eta = float(opt.eta)
+        code, mu = k.OPT_SGD, 0.0
+        if type(opt) is Momentum:
+            code, mu = (k.OPT_NESTEROV if opt.nesterov else k.OPT_MOMENTUM), opt.mu
+        reg_step = eta * getattr(step.regularization, "lmbda", 0.0) / self.n
+        c = step.constraint.c if step.constraint is not None else 0.0
+        keep0, scale0, keeps = self._dropout(start, stop)
+        per_example = bool(step.dropout is not None and step.dropout.per_example)
+        return k.sgd_batches(self.masks, x, self.y, order, start, stop, self.m,
+                             self.wts, self.bs, self.kinds, self.widths, self.cost,
+                             eta, self.reg, reg_step, code, mu, self.vws, self.vbs, c,
+                             keep0, scale0, keeps, per_example)
+
+    def _dropout(self, start, stop):
+        """The kernel's dropout arguments for the mini-batches from position
+        ``start`` to ``stop``: the input's kept-pixel bits, their scale, and
+        one mask per layer input (no rows where nothing is dropped)."""
+        dt, p, words = self.network.dtype, self.padded, self.masks.shape[1]
+        keep0, scale0 = np.zeros((0, words), dtype=np.uint64), 1.0
+        keeps = [np.zeros((0, 0), dtype=dt) for _ in self.wts]
+        dropout = self.step.dropout
+        if dropout is None or not dropout.active or start == stop:
+            return keep0, scale0, tuple(keeps)
+        counts = [min(self.m, stop - k) for k in range(start, stop, self.m)]
+        drawn = draw_masks(dropout, self.network.sizes, counts)
+        for l, keep in enumerate(drawn):
+            if keep is None:
+                continue
+            q = dropout.p_input if l == 0 else dropout.p_hidden
+            scale = dt(1.0 / (1.0 - q))
+            if l == 0:
+                keep0, scale0 = self.kernel.nonzero_masks(keep), float(scale)
+            else:
+                keeps[l] = np.zeros((len(keep), p[l]), dtype=dt)
+                keeps[l][:, :keep.shape[1]] = keep * scale
+        return keep0, scale0, tuple(keeps)
+
+    def _views(self, wts, bs):
+        """For each layer: the part of the kernel's arrays ``wts``, ``bs``
+        that holds the network's W (the first layer's transposed back) and b."""
+        for l, (wt, b, w) in enumerate(zip(wts, bs, self.network.weights)):
             rows, cols = w.shape
             yield (wt[:cols, :rows].T if l == 0 else wt[:rows, :cols]), b[:rows]
 
+    def _pairs(self):
+        """(kernel array, network array) for every weight and bias, and for
+        momentum every velocity (the optimiser's, created as zeros at the
+        first step as ``Momentum.update_params`` does)."""
+        net, opt = self.network, self.step.optimizer
+        for (kw, kb), w, nb in zip(self._views(self.wts, self.bs), net.weights, net.biases):
+            yield kw, w
+            yield kb, nb[:, 0]
+        if type(opt) is Momentum:
+            if opt.velocities is None:
+                opt.velocities = [np.zeros_like(a) for a in net.weights + net.biases]
+            layers = len(net.weights)
+            for l, (kw, kb) in enumerate(self._views(self.vws, self.vbs)):
+                yield kw, opt.velocities[l]
+                yield kb, opt.velocities[layers + l][:, 0]
+
     def _load(self):
-        """Copy the network's weights and biases into the kernel's layout."""
-        for (kw, kb), w, nb in zip(self._views(), self.network.weights, self.network.biases):
-            kw[...] = w
-            kb[:] = nb[:, 0]
+        """Copy the network's weights and biases (and velocities) into the kernel's layout."""
+        for kernel_array, array in self._pairs():
+            kernel_array[...] = array
 
     def _store(self):
-        """Copy the kernel's weights and biases back into the network, in place."""
-        for (kw, kb), w, nb in zip(self._views(), self.network.weights, self.network.biases):
-            w[...] = kw
-            nb[:, 0] = kb
+        """Copy the kernel's weights and biases (and velocities) back, in place."""
+        for kernel_array, array in self._pairs():
+            array[...] = kernel_array
+
+
+def compilations(kernel):
+    """How many times the kernel's entry points have been compiled rather
+    than loaded from Numba's cache (or found compiled) in this process."""
+    return sum(sum(f.stats.cache_misses.values())
+               for f in (kernel.sgd_batches, kernel._set_nonzero_bits))
+
+
+def draw_masks(dropout, sizes, counts):
+    """The keep masks ``Dropout.masks`` would draw for mini-batches of
+    ``counts`` examples in turn, from the same generator in the same order,
+    stacked: one bool array per layer input (None where p = 0) with a row
+    per example (``per_example``) or per mini-batch.
+
+    ``Dropout.masks`` draws, for each mini-batch and each layer with p > 0,
+    ``rng.random((rows, n)) >= p``; a Generator's doubles come one after the
+    other whatever the shapes asked for, so a run of mini-batches with the
+    same number of rows is drawn here in a few large calls instead of one
+    per mini-batch (tests check this equals ``Dropout.masks``).
+    """
+    rng = dropout.rng if dropout.rng is not None else np.random.default_rng()
+    ps = [dropout.p_input if l == 0 else dropout.p_hidden for l in range(len(sizes) - 1)]
+    layers = [(l, sizes[l], q) for l, q in enumerate(ps) if q > 0]
+    out = {l: [] for l, _, _ in layers}
+    k = 0
+    while k < len(counts):
+        rows = counts[k] if dropout.per_example else 1
+        same = k
+        while same < len(counts) and (counts[same] if dropout.per_example else 1) == rows:
+            same += 1
+        width = rows * sum(n for _, n, _ in layers)
+        chunk = max(1, (1 << 20) // width)          # about 8 MB of doubles at a time
+        for c in range(k, same, chunk):
+            batches = min(chunk, same - c)
+            draws = rng.random((batches, width))
+            offset = 0
+            for l, n, q in layers:
+                block = draws[:, offset:offset + rows * n]
+                out[l].append(block.reshape(batches * rows, n) >= q)
+                offset += rows * n
+        k = same
+    return [np.concatenate(out[l]) if l in out else None for l in range(len(sizes) - 1)]
 
 
 def single_blas_thread():
