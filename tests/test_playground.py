@@ -30,6 +30,7 @@ from nndl.images import load_digit, preprocess
 from nndl.network import Network
 from nndl.persistence import save
 from nndl.playground import FLOAT32_LIMIT, model_payload, render_page, write_page
+from test_images import DEFECTS, font_digit, to_bytes
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 
@@ -188,7 +189,12 @@ def digit_images():
     """Gray images (uint8) that exercise every branch of the preprocessing:
     dark ink on light paper and the reverse, wide and tall boxes (one whose
     scaled side is a half, which Python rounds to even), a single dot, a box
-    already 20 pixels long, uneven background."""
+    already 20 pixels long, uneven background, and the photographs' defects
+    of tests/test_images.py (a speck, shading, noise that makes the mask be
+    found on the averaged map, the paper's edge, all at once), a digit in
+    two pieces, an image that is only the paper's edge, a shaded blank
+    sheet (its 8-bit steps are all the ink there is), and the choice of the
+    digit's pieces."""
     rng = np.random.default_rng(1)
     yy, xx = np.mgrid[0:60, 0:50]
     ring = (np.abs(np.hypot(yy - 30, (xx - 25) * 1.4) - 14) < 3.5).astype(float)
@@ -202,7 +208,41 @@ def digit_images():
     images["box already 20 long"] = (255 * exact).astype(np.uint8)
     strokes = np.clip(rng.normal(0.1, 0.03, (90, 75)) + np.kron(ring, np.ones((2, 2)))[15:105, 10:85] * 0.8, 0, 1)
     images["noisy, uneven"] = (255 * strokes * np.linspace(0.7, 1, 75)).astype(np.uint8)
+    for defect in ("speck", "shading", "noise", "paper edge", "all at once"):
+        for d in (3, 4):
+            images[f"{d} with {defect}"] = to_bytes(DEFECTS[defect](font_digit(d)))
+    broken = np.full((200, 200), 255, np.uint8)
+    broken[40:95, 90:110] = 0                                             # a "1" with a gap
+    broken[105:160, 90:110] = 0
+    images["broken stroke"] = broken
+    edge = np.full((40, 40), 230, np.uint8)
+    edge[:, -8:] = 40                                   # nothing but the paper's edge
+    images["only the paper's edge"] = edge
+    images["shaded blank sheet"] = (230 * np.linspace(1, 0.5, 60) * np.ones((50, 1))).astype(np.uint8)
+    images.update(choice_images())
     return images
+
+
+def choice_images():
+    """Which pieces make the digit: each image changes if one rule changes."""
+    i = np.full((120, 100), 240, np.uint8)
+    i[40:100, 45:55] = 20                    # the stem,
+    i[20:30, 45:55] = 20                     # its dot (1/6 of the stem's mass: kept)
+    i[20:24, 70:74] = 20                     # and a speck (1/37: dropped)
+    top = np.full((120, 120), 240, np.uint8)
+    top[0:5, 55:65] = 20                     # heavier, but touching the top (weighed 0.7)
+    top[5:30, 40:80] = 20
+    top[60:84, 48:72] = 20                   # the digit
+    far = np.full((200, 200), 240, np.uint8)
+    far[10:40, 10:40] = 20                   # heavier, but far from the centre
+    far[85:115, 86:114] = 20                 # the digit
+    tail = np.full((120, 120), 240, np.uint8)
+    tail[40:80, 40:60] = 20
+    for k in range(30):                      # tails of pixels touching only diagonally
+        tail[80 + k, 60 + k] = 20
+        tail[80 + k, 39 - k // 2] = 20
+    return {"an i, its dot and a speck": i, "a heavier piece touching the top": top,
+            "a heavier piece far from the centre": far, "diagonal tails": tail}
 
 
 def test_preprocessing_in_javascript_equals_nndl_images(browser, page):

@@ -80,7 +80,8 @@ var NNDL = (function () {
    * images, pixel by pixel.  Pillow's Lanczos resize of a float ("F") image
    * is reproduced exactly: its coefficients, its rounding of the support, and
    * its two passes (horizontal, then vertical) with float32 storage between. */
-  var SIDE = 28, BOX = 20, INK = 0.1, MIN_CONTRAST = 0.03;
+  var SIDE = 28, BOX = 20, INK = 0.1, MIN_CONTRAST = 0.03;          // nndl.images' constants
+  var NOISE_FLOOR = 1.0, NOISE_INK = 4.0, COMPANION = 0.1, NEAR = 0.5, EDGE_CONTACT = 0.25, MARGIN = 2;
 
   /** Gray levels 0..255 of RGBA pixels, as Pillow's convert("L") computes them. */
   function grayFromRGBA(rgba) {
@@ -169,66 +170,380 @@ var NNDL = (function () {
 
   /** The 784 inputs the network should see for a gray image (values 0..255,
    *  height x width, row-major), exactly as nndl.images.preprocess computes
-   *  them; or null when there is no digit (a blank image). */
+   *  them; or null where it raises ImageError (no digit).  The same three
+   *  steps: the ink (paper divided out, noise taken off), the digit (its
+   *  connected pieces of ink), MNIST's placement. */
   function preprocess(gray, height, width) {
-    var n = height * width, a = new Float64Array(n), scale = 255.0;
-    var lo = Infinity, hi = -Infinity, i, r, c;
-    for (i = 0; i < n; i++) { a[i] = gray[i]; lo = Math.min(lo, a[i]); hi = Math.max(hi, a[i]); }
-    if (!(n > 0) || hi - lo < MIN_CONTRAST * scale) { return null; }
-    for (i = 0; i < n; i++) { a[i] = (a[i] - lo) / (hi - lo); }
+    var a = grayLevels(gray, height, width);
+    if (!a) { return null; }
+    var found = digit(inkMap(a, height, width), height, width);
+    if (!found) { return null; }
+    return mnistPlacement(crop(found.ink, width, found.box));
+  }
 
-    // Polarity from the border (top row, bottom row, left column, right column).
-    var border = [];
-    for (c = 0; c < width; c++) { border.push(a[c]); }
-    for (c = 0; c < width; c++) { border.push(a[(height - 1) * width + c]); }
-    for (r = 0; r < height; r++) { border.push(a[r * width]); }
-    for (r = 0; r < height; r++) { border.push(a[r * width + width - 1]); }
-    var background = median(border), invert = background > 0.5;
-    if (invert) { background = 1.0 - background; }
-    var peak = 0.0;
-    for (i = 0; i < n; i++) {
-      var v = invert ? 1.0 - a[i] : a[i];
-      a[i] = Math.max(v - background, 0.0);
-      peak = Math.max(peak, a[i]);
+  function arrayMax(a) {
+    var m = -Infinity;
+    for (var i = 0; i < a.length; i++) { if (a[i] > m) { m = a[i]; } }
+    return m;
+  }
+
+  /** a[::rowStep, ::colStep] of an h x w image, flattened (NumPy's slicing). */
+  function strided(a, h, w, rowStep, colStep) {
+    var out = new Float64Array(Math.ceil(h / rowStep) * Math.ceil(w / colStep)), i = 0;
+    for (var r = 0; r < h; r += rowStep) {
+      for (var c = 0; c < w; c += colStep) { out[i++] = a[r * w + c]; }
     }
-    if (peak <= 0.0) { return null; }
-    for (i = 0; i < n; i++) { a[i] /= peak; }
+    return out;
+  }
 
-    // Crop to the ink's bounding box.
-    var top = height, bottom = -1, left = width, right = -1;
-    for (r = 0; r < height; r++) {
-      for (c = 0; c < width; c++) {
-        if (a[r * width + c] > INK) {
-          top = Math.min(top, r); bottom = Math.max(bottom, r);
-          left = Math.min(left, c); right = Math.max(right, c);
-        }
+  /** nndl.images._gray_levels for bytes: gray levels in [0, 1], or null for a
+   *  bad or blank image. */
+  function grayLevels(gray, h, w) {
+    var n = h * w, scale = 255.0, a = new Float64Array(n), lo = Infinity, hi = -Infinity;
+    if (!(h > 0 && w > 0) || gray.length !== n) { return null; }
+    for (var i = 0; i < n; i++) {
+      a[i] = Number(gray[i]);
+      if (!isFinite(a[i])) { return null; }
+      lo = Math.min(lo, a[i]); hi = Math.max(hi, a[i]);
+    }
+    if (hi - lo < MIN_CONTRAST * scale) { return null; }
+    var low = Math.min(lo, 0.0), high = Math.max(hi, scale);   // values outside the scale: stretch it
+    for (i = 0; i < n; i++) { a[i] = (a[i] - low) / (high - low); }
+    return a;
+  }
+
+  /** nndl.images._ink: the ink map (0 on the paper, up to 1 for the darkest
+   *  ink; written over gray) and the noise's standard deviation.  The median
+   *  decides the polarity; dark ink is the fraction of the paper's light it
+   *  absorbs, light ink its excess over the background. */
+  function inkMap(gray, h, w) {
+    var n = h * w, i, lo = Infinity, hi = -Infinity;
+    for (i = 0; i < n; i++) { lo = Math.min(lo, gray[i]); hi = Math.max(hi, gray[i]); }
+    var step = Math.max(1, Math.floor(Math.max(h, w) / 256));
+    var darkInk = median(strided(gray, h, w, step, step)) > (lo + hi) / 2;
+    if (darkInk) { for (i = 0; i < n; i++) { gray[i] = 1.0 - gray[i]; } }   // ink bright
+    var fit = paperFit(gray, h, w), background = fit.surface, sigma = fit.sigma;
+    for (i = 0; i < n; i++) { gray[i] -= background[i]; }
+    if (darkInk) {
+      var paper = background;
+      for (i = 0; i < n; i++) { paper[i] = Math.max(1.0 - background[i], 1e-6); gray[i] /= paper[i]; }
+      sigma /= median(strided(paper, h, w, Math.max(1, Math.floor(h / 64)), 1));
+    }
+    var off = NOISE_FLOOR * sigma + 1e-9;
+    for (i = 0; i < n; i++) { gray[i] = Math.min(Math.max(gray[i] - off, 0.0), 1.0); }
+    return { ink: gray, sigma: sigma };
+  }
+
+  /** nndl.images._unit: pixel index i of n mapped onto [-1, 1]. */
+  function unit(i, n) { return 2.0 * i / Math.max(n - 1, 1) - 1.0; }
+
+  /** nndl.images._quadratic_terms: 1, x, y, x^2, xy, y^2. */
+  function quadraticTerms(y, x) { return [1.0, x, y, x * x, x * y, y * y]; }
+
+  /** numpy.linalg.solve for a small system: Gaussian elimination with
+   *  partial pivoting, as LAPACK's gesv does. */
+  function solve(m, b) {
+    var n = b.length, a = m.map(function (row, i) { return row.concat([b[i]]); }), i, j, k;
+    for (k = 0; k < n; k++) {
+      var p = k;
+      for (i = k + 1; i < n; i++) { if (Math.abs(a[i][k]) > Math.abs(a[p][k])) { p = i; } }
+      var t = a[k]; a[k] = a[p]; a[p] = t;
+      for (i = k + 1; i < n; i++) {
+        var f = a[i][k] / a[k][k];
+        for (j = k; j <= n; j++) { a[i][j] -= f * a[k][j]; }
       }
     }
-    var h = bottom - top + 1, w = right - left + 1, box = new Float32Array(h * w);
+    var x = new Array(n);
+    for (i = n - 1; i >= 0; i--) {
+      var s = a[i][n];
+      for (j = i + 1; j < n; j++) { s -= a[i][j] * x[j]; }
+      x[i] = s / a[i][i];
+    }
+    return x;
+  }
+
+  /** Least squares of the kept rows: solve(A'A + 1e-12 I, A'v). */
+  function fitRows(design, values, keep) {
+    var m = design[0].length, ata = [], atb = [], i, j, k;
+    for (j = 0; j < m; j++) { ata.push(new Array(m).fill(0.0)); atb.push(0.0); }
+    for (i = 0; i < values.length; i++) {
+      if (!keep[i]) { continue; }
+      var d = design[i];
+      for (j = 0; j < m; j++) {
+        atb[j] += d[j] * values[i];
+        for (k = 0; k < m; k++) { ata[j][k] += d[j] * d[k]; }
+      }
+    }
+    for (j = 0; j < m; j++) { ata[j][j] += 1e-12; }
+    return solve(ata, atb);
+  }
+
+  /** nndl.images._background: a robust quadratic fit to the paper of u (ink
+   *  bright) on at most 128 x 128 samples, refitted for up to 10 rounds to
+   *  the pixels at most 3 MAD-sigmas above it; the surface at every pixel and
+   *  the noise's standard deviation. */
+  function paperFit(u, h, w) {
+    var samples = 128, rounds = 10, step = Math.max(1, Math.ceil(Math.max(h, w) / samples));
+    var design = [], r, c, i;
+    for (r = 0; r < h; r += step) {
+      for (c = 0; c < w; c += step) { design.push(quadraticTerms(unit(r, h), unit(c, w))); }
+    }
+    var values = strided(u, h, w, step, step), n = values.length, m = design[0].length;
+    var cut = median(values), keep = new Uint8Array(n), coef, sigma;
+    for (i = 0; i < n; i++) { keep[i] = values[i] <= cut ? 1 : 0; }   // the darker half: paper
+    for (var round = 0; round < rounds; round++) {
+      coef = fitRows(design, values, keep);
+      var residual = new Float64Array(n), kept = [];
+      for (i = 0; i < n; i++) {
+        var d = design[i];
+        residual[i] = values[i] - (d[0] * coef[0] + d[1] * coef[1] + d[2] * coef[2] +
+                                   d[3] * coef[3] + d[4] * coef[4] + d[5] * coef[5]);
+        if (keep[i]) { kept.push(residual[i]); }
+      }
+      var mid = median(kept);
+      sigma = 1.4826 * median(kept.map(function (v) { return Math.abs(v - mid); }));
+      var fresh = new Uint8Array(n), count = 0, same = true;
+      for (i = 0; i < n; i++) {
+        fresh[i] = residual[i] <= 3 * sigma + 1e-6 ? 1 : 0;   // ink only ever lies above the paper
+        count += fresh[i]; same = same && fresh[i] === keep[i];
+      }
+      if (count < m || same) { break; }
+      keep = fresh;
+    }
+    var surface = new Float64Array(h * w);
     for (r = 0; r < h; r++) {
-      for (c = 0; c < w; c++) { box[r * w + c] = a[(top + r) * width + left + c]; }
+      var y = unit(r, h), slope = coef[1] + coef[4] * y, level = coef[0] + coef[2] * y + coef[5] * y * y;
+      for (c = 0; c < w; c++) {
+        var x = unit(c, w);
+        surface[r * w + c] = slope * x + level + coef[3] * x * x;
+      }
     }
+    return { surface: surface, sigma: sigma };
+  }
 
-    // Longer side to BOX pixels, keeping the aspect ratio (Lanczos).
-    var s = BOX / Math.max(h, w);
+  /** nndl.images._digit: keep the digit's pieces of ink (and faint pixels
+   *  within MARGIN of them), scaled to peak 1, and their bounding box; null
+   *  if there is none. */
+  function digit(found, h, w) {
+    var ink = found.ink, peak = arrayMax(ink);
+    if (peak <= 0.0) { return null; }
+    var m = inkMask(ink, h, w, peak, found.sigma);
+    var runs = findRuns(m.mask, m.weights, h, w), kept = chooseDigit(runs);
+    if (!kept) { return null; }
+    var near = dilate(paintRuns(runs, kept), h, w, MARGIN);
+    for (var i = 0; i < ink.length; i++) { if (!near[i]) { ink[i] = 0.0; } }
+    var top = arrayMax(ink);
+    if (top <= 0.0) { return null; }
+    for (i = 0; i < ink.length; i++) { ink[i] /= top; }
+    return { ink: ink, box: runBox(runs, kept) };
+  }
+
+  /** nndl.images._ink_mask: ink brighter than INK of the peak, on the map
+   *  averaged over k x k squares when the noise could pass that bar. */
+  function inkMask(ink, h, w, peak, sigma) {
+    var k = Math.ceil(NOISE_INK * sigma / (INK * peak)), weights = ink, bar = INK * peak;
+    if (k > 1) {
+      weights = boxMean(ink, h, w, k % 2 ? k : k + 1);
+      bar = INK * arrayMax(weights);
+    }
+    var mask = new Uint8Array(h * w);
+    for (var i = 0; i < mask.length; i++) { mask[i] = weights[i] > bar ? 1 : 0; }
+    return { mask: mask, weights: weights };
+  }
+
+  /** nndl.images._box_mean: the mean over the k x k square (k odd) centred
+   *  on each pixel, the edge repeated beyond the image; the same summed-area
+   *  table (columns summed first, then rows), so the same roundings. */
+  function boxMean(a, h, w, k) {
+    var r = (k - 1) / 2, H = h + 2 * r, W = w + 2 * r, S = W + 1, t = new Float64Array((H + 1) * S);
+    var i, j, s;
+    for (j = 0; j < W; j++) {
+      var col = Math.min(Math.max(j - r, 0), w - 1);
+      for (s = 0.0, i = 0; i < H; i++) {
+        s += a[Math.min(Math.max(i - r, 0), h - 1) * w + col];
+        t[(i + 1) * S + j + 1] = s;
+      }
+    }
+    for (i = 1; i <= H; i++) {
+      for (s = 0.0, j = 1; j <= W; j++) { s += t[i * S + j]; t[i * S + j] = s; }
+    }
+    var out = new Float64Array(h * w);
+    for (i = 0; i < h; i++) {
+      for (j = 0; j < w; j++) {
+        out[i * w + j] = (t[(i + k) * S + j + k] - t[i * S + j + k] - t[(i + k) * S + j] + t[i * S + j]) / (k * k);
+      }
+    }
+    return out;
+  }
+
+  /** nndl.images._Runs: the mask's horizontal runs (row, start, end
+   *  exclusive, in reading order), joined into 8-connected pieces, and each
+   *  piece's mass, centre of mass, extent and contact with the image's sides.
+   *  Masses are summed in float32 along each row, as the Python does. */
+  function findRuns(mask, weights, h, w) {
+    var row = [], start = [], end = [], r, c, i;
+    for (r = 0; r < h; r++) {
+      for (c = 0; c < w; c++) {
+        var on = mask[r * w + c];
+        if (on && (c === 0 || !mask[r * w + c - 1])) { row.push(r); start.push(c); }
+        if (on && (c === w - 1 || !mask[r * w + c + 1])) { end.push(c + 1); }
+      }
+    }
+    var runs = { shape: [h, w], row: row, start: start, end: end, piece: joinRuns(row, start, end) };
+    var f = Math.fround, mass = [], momentX = [];
+    var sums = new Float32Array(w + 1), moments = new Float32Array(w + 1), done = -1;
+    for (i = 0; i < row.length; i++) {
+      if (row[i] !== done) {                       // the row's float32 running sums
+        done = row[i];
+        for (c = 0; c < w; c++) {
+          var v = f(weights[done * w + c]);
+          sums[c + 1] = sums[c] + v;
+          moments[c + 1] = moments[c] + f(v * c);
+        }
+      }
+      mass.push(f(sums[end[i]] - sums[start[i]]));
+      momentX.push(f(moments[end[i]] - moments[start[i]]));
+    }
+    weighPieces(runs, mass, momentX);
+    return runs;
+  }
+
+  /** nndl.images._Runs._join: label each run with its piece, 0, 1, ... in
+   *  the order of the pieces' first runs (union-find; a root is always the
+   *  piece's first run, as in the Python). */
+  function joinRuns(row, start, end) {
+    var n = row.length, parent = new Int32Array(n), i, j, lo = 0;
+    for (i = 0; i < n; i++) { parent[i] = i; }
+    function root(i) {
+      while (parent[i] !== i) { parent[i] = parent[parent[i]]; i = parent[i]; }
+      return i;
+    }
+    for (i = 0; i < n; i++) {
+      // skip the runs above that end before this one starts (both sorted)
+      while (lo < n && (row[lo] < row[i] - 1 || (row[lo] === row[i] - 1 && end[lo] < start[i]))) { lo++; }
+      for (j = lo; j < n && row[j] === row[i] - 1 && start[j] <= end[i]; j++) {   // they touch, diagonally too
+        var a = root(i), b = root(j);
+        if (a !== b) { parent[Math.max(a, b)] = Math.min(a, b); }
+      }
+    }
+    var label = new Int32Array(n), pieces = 0;
+    for (i = 0; i < n; i++) { var p = root(i); label[i] = p === i ? pieces++ : label[p]; }
+    return label;
+  }
+
+  /** The per-piece sums of nndl.images._Runs.__init__ (bincount in run order). */
+  function weighPieces(runs, mass, momentX) {
+    var h = runs.shape[0], w = runs.shape[1], n = 0, i;
+    for (i = 0; i < runs.piece.length; i++) { n = Math.max(n, runs.piece[i] + 1); }
+    var zero = function (v) { return new Array(n).fill(v); };
+    var m = zero(0.0), my = zero(0.0), mx = zero(0.0), sides = [zero(0.0), zero(0.0), zero(0.0), zero(0.0)];
+    runs.top = zero(h); runs.bottom = zero(0); runs.left = zero(w); runs.right = zero(-1);
+    for (i = 0; i < runs.piece.length; i++) {
+      var p = runs.piece[i], r = runs.row[i], length = runs.end[i] - runs.start[i];
+      m[p] += mass[i]; my[p] += mass[i] * r; mx[p] += momentX[i];
+      runs.top[p] = Math.min(runs.top[p], r); runs.bottom[p] = Math.max(runs.bottom[p], r + 1);
+      runs.left[p] = Math.min(runs.left[p], runs.start[i]); runs.right[p] = Math.max(runs.right[p], runs.end[i]);
+      sides[0][p] += runs.start[i] === 0 ? 1 : 0;
+      sides[1][p] += runs.end[i] === w ? 1 : 0;
+      sides[2][p] += r === 0 ? length : 0;
+      sides[3][p] += r === h - 1 ? length : 0;
+    }
+    runs.mass = m;
+    runs.cy = my.map(function (v, p) { return v / m[p]; });
+    runs.cx = mx.map(function (v, p) { return v / m[p]; });
+    runs.contact = m.map(function (_, p) {
+      return Math.max(sides[0][p] / h, sides[1][p] / h, sides[2][p] / w, sides[3][p] / w);
+    });
+  }
+
+  /** nndl.images._Runs.digit: the heaviest piece, favouring the centre, never
+   *  one along the image's edge, and the pieces near it with COMPANION of its
+   *  mass; a boolean per piece, or null when there is no ink. */
+  function chooseDigit(runs) {
+    var n = runs.mass.length, h = runs.shape[0], w = runs.shape[1], p, main = 0, score = [], edge = [];
+    if (n === 0) { return null; }
+    for (p = 0; p < n; p++) {
+      var off = Math.hypot((runs.cy[p] - (h - 1) / 2) / h, (runs.cx[p] - (w - 1) / 2) / w);
+      var touches = runs.top[p] === 0 || runs.left[p] === 0 || runs.bottom[p] === h || runs.right[p] === w;
+      edge.push(runs.contact[p] > EDGE_CONTACT);
+      score.push(runs.mass[p] / (1 + 4 * off * off) * (edge[p] ? 0.01 : touches ? 0.7 : 1.0));
+      if (score[p] > score[main]) { main = p; }              // the first of equals, as argmax
+    }
+    var reach = NEAR * Math.max(runs.bottom[main] - runs.top[main], runs.right[main] - runs.left[main]);
+    var kept = [];
+    for (p = 0; p < n; p++) {
+      var near = runs.top[p] < runs.bottom[main] + reach && runs.bottom[p] > runs.top[main] - reach &&
+                 runs.left[p] < runs.right[main] + reach && runs.right[p] > runs.left[main] - reach;
+      kept.push(p === main || (near && !edge[p] && runs.mass[p] >= COMPANION * runs.mass[main]));
+    }
+    return kept;
+  }
+
+  /** nndl.images._Runs.paint: the kept pieces' pixels. */
+  function paintRuns(runs, kept) {
+    var w = runs.shape[1], mask = new Uint8Array(runs.shape[0] * w);
+    for (var i = 0; i < runs.row.length; i++) {
+      if (!kept[runs.piece[i]]) { continue; }
+      for (var c = runs.start[i]; c < runs.end[i]; c++) { mask[runs.row[i] * w + c] = 1; }
+    }
+    return mask;
+  }
+
+  /** nndl.images._Runs.box: (row0, row1, col0, col1) of the kept pieces, end-exclusive. */
+  function runBox(runs, kept) {
+    var box = [Infinity, -Infinity, Infinity, -Infinity];
+    kept.forEach(function (k, p) {
+      if (!k) { return; }
+      box[0] = Math.min(box[0], runs.top[p]); box[1] = Math.max(box[1], runs.bottom[p]);
+      box[2] = Math.min(box[2], runs.left[p]); box[3] = Math.max(box[3], runs.right[p]);
+    });
+    return box;
+  }
+
+  /** nndl.images._dilate: grow a mask by r pixels in every direction (a square). */
+  function dilate(mask, h, w, r) {
+    var rows = new Uint8Array(h * w), out = new Uint8Array(h * w), y, x, k;
+    for (y = 0; y < h; y++) {
+      for (x = 0; x < w; x++) {
+        for (k = Math.max(0, y - r); k <= Math.min(h - 1, y + r) && !rows[y * w + x]; k++) { rows[y * w + x] = mask[k * w + x]; }
+      }
+    }
+    for (y = 0; y < h; y++) {
+      for (x = 0; x < w; x++) {
+        for (k = Math.max(0, x - r); k <= Math.min(w - 1, x + r) && !out[y * w + x]; k++) { out[y * w + x] = rows[y * w + k]; }
+      }
+    }
+    return out;
+  }
+
+  /** ink[r0:r1, c0:c1] as float32 (the astype of nndl.images._mnist_placement). */
+  function crop(ink, width, box) {
+    var h = box[1] - box[0], w = box[3] - box[2], out = new Float32Array(h * w);
+    for (var r = 0; r < h; r++) {
+      for (var c = 0; c < w; c++) { out[r * w + c] = ink[(box[0] + r) * width + box[2] + c]; }
+    }
+    return { data: out, h: h, w: w };
+  }
+
+  /** nndl.images._mnist_placement: longer side to BOX pixels (Lanczos,
+   *  keeping the aspect ratio), centre of mass to the centre of the field,
+   *  quantised like MNIST's bytes / 256. */
+  function mnistPlacement(box) {
+    var h = box.h, w = box.w, s = BOX / Math.max(h, w), i, r, c;
     var nh = Math.max(1, roundHalfEven(h * s)), nw = Math.max(1, roundHalfEven(w * s));
-    var small = lanczosResize(box, h, w, nh, nw), digit = new Float64Array(nh * nw), dmax = 0.0;
-    for (i = 0; i < nh * nw; i++) {
-      digit[i] = Math.min(Math.max(small[i], 0.0), 1.0);
-      dmax = Math.max(dmax, digit[i]);
-    }
-    for (i = 0; i < nh * nw; i++) { digit[i] /= dmax; }
-
-    // Centre of mass to the centre of the field.
+    var small = lanczosResize(box.data, h, w, nh, nw), img = new Float64Array(nh * nw);
+    for (i = 0; i < nh * nw; i++) { img[i] = Math.min(Math.max(small[i], 0.0), 1.0); }   // Lanczos overshoots
+    var dmax = arrayMax(img);
+    for (i = 0; i < nh * nw; i++) { img[i] /= dmax; }
     var total = 0.0, my = 0.0, mx = 0.0;
     for (r = 0; r < nh; r++) {
       var rowSum = 0.0;
-      for (c = 0; c < nw; c++) { rowSum += digit[r * nw + c]; }
+      for (c = 0; c < nw; c++) { rowSum += img[r * nw + c]; }
       my += r * rowSum; total += rowSum;
     }
     for (c = 0; c < nw; c++) {
       var colSum = 0.0;
-      for (r = 0; r < nh; r++) { colSum += digit[r * nw + c]; }
+      for (r = 0; r < nh; r++) { colSum += img[r * nw + c]; }
       mx += c * colSum;
     }
     var cy = my / total, cx = mx / total;
@@ -237,7 +552,7 @@ var NNDL = (function () {
     var field = new Float32Array(SIDE * SIDE);
     for (r = 0; r < nh; r++) {
       for (c = 0; c < nw; c++) {
-        field[(y0 + r) * SIDE + x0 + c] = Math.floor(digit[r * nw + c] * 255 + 0.5) / 256;
+        field[(y0 + r) * SIDE + x0 + c] = Math.floor(img[r * nw + c] * 255 + 0.5) / 256;
       }
     }
     return field;
