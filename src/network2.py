@@ -76,7 +76,8 @@ class Network(_Network):
             input_dropout=0.0,
             max_norm=None,
             early_stopping_n=0,
-            lr_schedule=None):
+            lr_schedule=None,
+            callbacks=()):
         """Train with mini-batch stochastic gradient descent, as in the book.
 
         ``training_data`` is a list of ``(x, y)`` with one-hot y;
@@ -94,6 +95,8 @@ class Network(_Network):
         weights); ``lr_schedule`` n (halve eta after each n epochs without
         improvement, stop at eta/128).  The last two judge by
         ``evaluation_data``, which should then be the validation data.
+        ``callbacks`` are more ``nndl.training`` callbacks (e.g.
+        ``nndl.notebook.LivePlot()``), run after the monitoring.
         Afterwards ``self.last_run`` holds the stop reason (None if every
         epoch ran), the best epoch, the learning rate of each epoch and the engine.
         """
@@ -106,6 +109,7 @@ class Network(_Network):
         printer = _BookPrinter(len(training), len(evaluation) if evaluation else 0)
         monitor = Monitor(monitor_training_cost, monitor_training_accuracy,
                           monitor_evaluation_cost, monitor_evaluation_accuracy)
+        extra = list(callbacks)
         callbacks = [monitor]
         if early_stopping_n:
             callbacks.append(EarlyStopping(early_stopping_n))
@@ -114,7 +118,7 @@ class Network(_Network):
         state = train(
             self, training, epochs, mini_batch_size, make_optimizer(eta, momentum, nesterov),
             regularization=make_regularization(regularization, lmbda),
-            evaluation=evaluation, callbacks=callbacks + [printer],
+            evaluation=evaluation, callbacks=callbacks + extra + [printer],
             dropout=Dropout(dropout, input_dropout) if dropout or input_dropout else None,
             constraint=MaxNorm(max_norm) if max_norm else None)
         best = [cb.best_epoch for cb in callbacks[1:]]

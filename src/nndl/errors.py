@@ -44,3 +44,13 @@ class DivergenceError(NNDLError, ArithmeticError):
     The command line exits with status 3 for this error (2 for the others),
     so that scripts can tell a bad hyper-parameter from a bad input.
     """
+
+
+class MissingExtraError(NNDLError, ImportError):
+    """An optional dependency is not installed; the message names the extra.
+
+    In IPython and Jupyter it is shown as that one line, not a traceback.
+    """
+
+    def _render_traceback_(self):
+        return [f"{type(self).__name__}: {self}"]

@@ -70,8 +70,10 @@ class NetworkClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     # ----------------------------------------------------------- fitting
-    def fit(self, X, y):
-        """Train a new network on (X, y) for ``epochs`` epochs; return self."""
+    def fit(self, X, y, callbacks=()):
+        """Train a new network on (X, y) for ``epochs`` epochs; return self.
+        ``callbacks`` are more ``nndl.training`` callbacks (e.g.
+        ``nndl.notebook.LivePlot()``)."""
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
         check_classification_targets(y)
         self.classes_, y = np.unique(y, return_inverse=True)
@@ -80,10 +82,10 @@ class NetworkClassifier(ClassifierMixin, BaseEstimator):
                              f"one class ({self.classes_[0]!r})")
         self._start(X.shape[1])
         training, evaluation = self._split(Dataset(X, y))
-        callbacks = [EarlyStopping(self.early_stopping)] if self.early_stopping else []
-        state = self._train(training, self.epochs, evaluation, callbacks)
+        steering = [EarlyStopping(self.early_stopping)] if self.early_stopping else []
+        state = self._train(training, self.epochs, evaluation, steering + list(callbacks))
         self.n_iter_ = len(state.history)
-        self.best_epoch_ = callbacks[0].best_epoch if callbacks else None
+        self.best_epoch_ = steering[0].best_epoch if steering else None
         return self
 
     def partial_fit(self, X, y, classes=None):
