@@ -116,7 +116,7 @@ class LivePlot:
             self.points[k].append((record["epoch"] + 1, float(v)))
         self.title = f"epoch {record['epoch'] + 1}/{state.epochs}"
         elapsed = time.perf_counter() - self.started
-        if self.draw_seconds + 2 * self.last_draw <= self.budget * elapsed:
+        if self.draw_seconds + 2 * self.last_draw < self.budget * elapsed:
             self.draw()
 
     def on_train_end(self, state):
