@@ -4,8 +4,9 @@ and the playground's widgets.
 * ``LivePlot`` -- a training callback that redraws accuracy and cost in the
   cell after each epoch (``train``, ``network2.Network.SGD`` and
   ``NetworkClassifier.fit`` all take ``callbacks=``); on a terminal it does
-  nothing.  Redraws are throttled so that drawing takes at most ``budget``
-  (2%) of the training time; the last epoch is always drawn.
+  nothing.  Redraws are throttled so that drawing, including the final
+  frame that is always drawn, takes at most ``budget`` (2%) of the training
+  time once training outlasts a few frames (a frame is some 30-100 ms).
 * ``EpochLog`` -- the command line's per-epoch line, shown in one output
   that is rewritten each epoch instead of one line per epoch; ``tail()``
   does the same for anything printed in a ``with`` block (network2's lines).
@@ -80,29 +81,34 @@ class LivePlot:
     resumed run.
     """
 
+    #: seconds one frame takes, the last measured in this process (a guess at first)
+    frame_cost = 0.1
+
     def __init__(self, what=("accuracy", "cost"), budget=0.02, measure=1000, enabled=None,
-                 sink=None, size=(9, 3.2)):
+                 sink=None, size=(8, 2.8)):
         self.what = tuple(what)
         self.budget, self.measure, self.size = budget, measure, size
         self.enabled = in_notebook() if enabled is None else enabled
         self.sink = sink
         self.points = {k: [] for k in SERIES}
         self.frames = 0
-        self.draw_seconds = self.last_draw = 0.0
+        self.draw_seconds = 0.0
         self.fig = None
+        if self.enabled:     # import and lay out now, not while training: the first
+            require("matplotlib")          # import and the first rendering take longest
+            self._make_figure()
+            self.fig.canvas.draw()
 
     # -- hooks
     def on_train_begin(self, state):
         """Set up the figure (and the cell's output) for this run."""
         if not self.enabled:
             return
-        require("matplotlib")
         self.started = time.perf_counter()
         if self.sink is None:
             require("IPython")
             area = _Display()
             self.sink = lambda png: area.show(_png(png))
-        self._make_figure()
 
     def on_epoch_end(self, state):
         """Record this epoch's values; redraw if the time budget allows."""
@@ -115,8 +121,9 @@ class LivePlot:
         for k, v in values.items():
             self.points[k].append((record["epoch"] + 1, float(v)))
         self.title = f"epoch {record['epoch'] + 1}/{state.epochs}"
+        # redraw only if this frame and the final one keep within the budget
         elapsed = time.perf_counter() - self.started
-        if self.draw_seconds + 2 * self.last_draw < self.budget * elapsed:
+        if self.draw_seconds + 2 * LivePlot.frame_cost < self.budget * elapsed:
             self.draw()
 
     def on_train_end(self, state):
@@ -131,7 +138,7 @@ class LivePlot:
     def _make_figure(self):
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
-        self.fig = Figure(figsize=self.size, dpi=80)
+        self.fig = Figure(figsize=self.size, dpi=72)
         FigureCanvasAgg(self.fig)
         self.axes, self.lines = {}, {}
         for i, quantity in enumerate(self.what):
@@ -139,12 +146,13 @@ class LivePlot:
             ax.set_xlabel("epoch")
             ax.set_ylabel(quantity)
             ax.grid(alpha=0.3)
+            ax.locator_params(nbins=4)       # fewer tick labels: text is most of a frame
             self.axes[quantity] = ax
             for k in SERIES:
                 if k.endswith(quantity):
                     style = "--" if k.startswith("training") else "-"
                     self.lines[k], = ax.plot([], [], style, label=k.split("_")[0])
-        self.fig.tight_layout(rect=(0, 0, 1, 0.92))
+        self.fig.subplots_adjust(left=0.08, right=0.98, bottom=0.17, top=0.88, wspace=0.28)
         self._drawn = 0
 
     def draw(self):
@@ -157,16 +165,17 @@ class LivePlot:
             shown = [line for k, line in self.lines.items() if self.points[k] and k.endswith(quantity)]
             ax.relim()
             ax.autoscale_view()
-            if shown:
-                ax.legend(handles=shown, loc="best", fontsize="small")
+            if shown and (ax.get_legend() is None or len(ax.get_legend().get_lines()) != len(shown)):
+                ax.legend(handles=shown, fontsize="small",
+                          loc="lower right" if quantity == "accuracy" else "upper right")
         self.fig.suptitle(getattr(self, "title", ""), fontsize="medium")
         buf = io.BytesIO()
         self.fig.canvas.print_png(buf)
         self.sink(buf.getvalue())
         self.frames += 1
         self._drawn = sum(map(len, self.points.values()))
-        self.last_draw = time.perf_counter() - start
-        self.draw_seconds += self.last_draw
+        LivePlot.frame_cost = time.perf_counter() - start
+        self.draw_seconds += LivePlot.frame_cost
 
     def _measure(self, state):
         data = state.evaluation if state.evaluation is not None else state.training
