@@ -196,12 +196,14 @@ def test_the_notebook_widgets_render_and_draw_predicts_with_the_given_network(br
 
 
 # ---------------------------------------------------------- missing extras
-def run_notebook(nb, cwd, allow_errors=False, timeout=300):
+def run_notebook(nb, cwd, allow_errors=False, timeout=300, env=None):
+    import os
+
     import nbclient
     client = nbclient.NotebookClient(nb, timeout=timeout, kernel_name="python3",
                                      allow_errors=allow_errors,
                                      resources={"metadata": {"path": str(cwd)}})
-    client.execute()
+    client.execute(env=dict(os.environ, **(env or {})))
     return nb
 
 
@@ -248,11 +250,9 @@ def accuracies(text):
 
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory, mnist_file):
-    import os
-
     import nbformat
-    os.environ["NNDL_DATA"] = str(mnist_file)   # the kernel inherits it
-    nb = run_notebook(nbformat.read(NOTEBOOK, as_version=4), tmp_path_factory.mktemp("nb"))
+    nb = run_notebook(nbformat.read(NOTEBOOK, as_version=4), tmp_path_factory.mktemp("nb"),
+                      env={"NNDL_DATA": str(mnist_file)})
     return {c.id: c for c in nb.cells if c.cell_type == "code"}
 
 
