@@ -25,6 +25,7 @@ which a notebook shows as that one line.
 import contextlib
 import importlib
 import io
+import sys
 import time
 
 from .errors import MissingExtraError
@@ -44,12 +45,12 @@ def require(module):
 
 
 def in_notebook():
-    """True inside a Jupyter kernel (IPython's ZMQ shell), False elsewhere."""
-    try:
-        from IPython import get_ipython
-    except ImportError:
+    """True inside a Jupyter kernel (IPython's ZMQ shell), False elsewhere.
+    Free where IPython was not imported already (a kernel always has)."""
+    ipython = sys.modules.get("IPython")
+    if ipython is None:
         return False
-    shell = get_ipython()
+    shell = ipython.get_ipython()
     return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
 
 
