@@ -264,8 +264,8 @@ def test_the_chapter3_notebook_runs_and_prints_sane_numbers(executed):
     quad, xent = re.findall(r"output 0\.982 -> (\d\.\d+)", cell_text(executed["slowdown"]))
     assert float(quad) > 0.95 and float(xent) < 0.3            # the slowdown, and its cure
     assert "sum 1.0" in cell_text(executed["softmax-numbers"])
-    finals = re.findall(r"final test accuracy (\d+) / 2000", cell_text(executed["l2"]))
-    unreg, reg = (int(f) / 2000 for f in finals)
+    finals = re.findall(r"final test accuracy (\d+) / 1000", cell_text(executed["l2"]))
+    unreg, reg = (int(f) / 1000 for f in finals)
     assert 0.6 <= unreg <= 0.85 and 0.6 <= reg <= 0.88
     expand = [float(a) for a in re.findall(r"test accuracy (\d+\.\d+)%", cell_text(executed["expand"]))]
     assert len(expand) == 2 and all(70 <= a <= 95 for a in expand)
@@ -277,8 +277,6 @@ def test_the_chapter3_notebook_runs_and_prints_sane_numbers(executed):
     assert "stopped: early stopping" in cell_text(executed["schedule"])
     assert re.search(r"8x8 digits: test accuracy (9\d\.\d\d)%", cell_text(executed["sklearn"]))
     assert "reads seven.png as 7" in cell_text(executed["predict"])
-    seconds = int(re.search(r"notebook ran in (\d+) s", cell_text(executed["predict"])).group(1))
-    assert seconds < 120
 
 
 @pytest.mark.mnist
