@@ -113,6 +113,7 @@ class Network:
             max_norm=None,
             early_stopping_n=0,
             lr_schedule=None,
+            callbacks=(),
             optimizer="sgd",
             **optimizer_options):
         """Train with mini-batch stochastic gradient descent, as in the book.
@@ -137,6 +138,8 @@ class Network:
         names (``beta1=0.8``, ``lbfgs_memory=5``, ...).  A full-batch
         optimiser ('lbfgs', 'bfgs', 'cg', 'newton') takes one iteration per
         epoch and no mini-batches or learning rate: pass None for both.
+        ``callbacks`` are more ``nndl.training`` callbacks (e.g.
+        ``nndl.notebook.LivePlot()``), run after the monitoring.
         Afterwards ``self.last_run`` holds the stop reason (None if every
         epoch ran), the best epoch, the learning rate of each epoch and the engine.
         """
@@ -159,7 +162,7 @@ class Network:
         empty = Dataset(np.empty((0, self.sizes[0])), np.empty(0, dtype=np.int64))
         run = build(config, Splits(training, evaluation or empty, empty), network=self._net)
         printer = _BookPrinter(len(training), len(evaluation) if evaluation else 0)
-        state = run.train([printer], check_divergence=False)
+        state = run.train([*callbacks, printer], check_divergence=False)
         best = [cb.best_epoch for cb in run.steering]
         self.last_run = {"stop_reason": state.stop, "best_epoch": best[0] if best else None,
                          "etas": [r["eta"] for r in state.history], "engine": state.engine}

@@ -144,11 +144,12 @@ def build_parser():
                    help="which split to evaluate (default: test)")
     e.set_defaults(handler=cmd_evaluate)
 
-    p = sub.add_parser("predict", help="classify image files with a saved network")
-    p.add_argument("model", metavar="MODEL.json")
-    p.add_argument("images", metavar="IMAGE", nargs="+",
-                   help="PNG/JPEG/... files up to 50 Mpixels; each is turned into a centred "
-                        "28x28 digit the way MNIST was made")
+    p = sub.add_parser("predict", help="classify image files with a saved network (or the "
+                       "shipped one)", usage="nndl predict [-h] [MODEL.json] IMAGE [IMAGE ...]")
+    p.add_argument("images", metavar="[MODEL.json] IMAGE", nargs="+",
+                   help="a saved network (a .json file; without one, nndl's shipped MNIST "
+                        "network), then PNG/JPEG/... files up to 50 Mpixels; each is turned into a "
+                        "centred 28x28 digit the way MNIST was made")
     p.add_argument("--show", metavar="FILE.png",
                    help="also save the 28x28 input the network saw (several images: side by side)")
     p.set_defaults(handler=cmd_predict)
@@ -428,7 +429,15 @@ def cmd_predict(args):
     from .outputs import check_output_path
     if args.show:
         check_output_path(args.show, "--show")
-    net = load(args.model)
+    args.model = args.images.pop(0) if args.images[0].lower().endswith(".json") else None
+    if not args.images:
+        raise ConfigError(f"no image given after the model {args.model}")
+    if args.model is None:
+        from . import pretrained
+        net = pretrained.load()
+        print(pretrained.describe(), file=sys.stderr, flush=True)
+    else:
+        net = load(args.model)
     if net.sizes[0] != 784:
         raise ConfigError(f"{args.model} expects {net.sizes[0]} inputs, not 28x28 images")
     status, seen = 0, []

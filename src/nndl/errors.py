@@ -51,3 +51,13 @@ class OutputError(NNDLError, OSError):
     not writable, the path names a device, FIFO, socket or directory, or the
     write itself failed (a full disk).  The message names the path the user
     gave, never a temporary file's; ``errno`` is kept when there is one."""
+
+
+class MissingExtraError(NNDLError, ImportError):
+    """An optional dependency is not installed; the message names the extra.
+
+    In IPython and Jupyter it is shown as that one line, not a traceback.
+    """
+
+    def _render_traceback_(self):
+        return [f"{type(self).__name__}: {self}"]

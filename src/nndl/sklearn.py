@@ -105,8 +105,10 @@ class NetworkClassifier(ClassifierMixin, BaseEstimator):
         self.gradient_tolerance = gradient_tolerance
 
     # ----------------------------------------------------------- fitting
-    def fit(self, X, y):
-        """Train a new network on (X, y) for ``epochs`` epochs; return self."""
+    def fit(self, X, y, callbacks=()):
+        """Train a new network on (X, y) for ``epochs`` epochs; return self.
+        ``callbacks`` are more ``nndl.training`` callbacks (e.g.
+        ``nndl.notebook.LivePlot()``)."""
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
         check_classification_targets(y)
         self.classes_, y = np.unique(y, return_inverse=True)
@@ -115,7 +117,7 @@ class NetworkClassifier(ClassifierMixin, BaseEstimator):
                              f"one class ({self.classes_[0]!r})")
         self._start(X.shape[1])
         training, evaluation = self._split(Dataset(X, y))
-        run, state = self._train(training, self.epochs, evaluation)
+        run, state = self._train(training, self.epochs, evaluation, callbacks)
         self.n_iter_ = len(state.history)
         self.best_epoch_ = run.steering[0].best_epoch if run.steering else None
         return self
@@ -177,9 +179,9 @@ class NetworkClassifier(ClassifierMixin, BaseEstimator):
         take = lambda idx: Dataset(data.images[idx], data.labels[idx])  # noqa: E731
         return take(order[n_val:]), take(order[:n_val])
 
-    def _train(self, training, epochs, evaluation):
+    def _train(self, training, epochs, evaluation, callbacks=()):
         """Train ``network_`` through ``nndl.run.build`` with this estimator's
-        techniques; return the run and its final state."""
+        techniques (and ``callbacks`` after them); return the run and its final state."""
         config = self._config(training.images.shape[1], epochs)
         none = Dataset(np.empty((0, training.images.shape[1])), np.empty(0, dtype=np.int64))
         # a per-step optimiser's state carries over between partial_fit calls; a
@@ -188,7 +190,7 @@ class NetworkClassifier(ClassifierMixin, BaseEstimator):
         run = build(config, Splits(training, evaluation or none, none), network=self.network_,
                     optimizer=keep)
         self.optimizer_ = run.optimizer
-        return run, run.train()
+        return run, run.train(callbacks)
 
     # -------------------------------------------------------- prediction
     def predict_proba(self, X):

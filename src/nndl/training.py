@@ -213,19 +213,21 @@ class Monitor:
 
 
 class ProgressBar:
-    """A tqdm progress bar over each epoch's mini-batches (off when stderr is
-    not a terminal, so logs and pipes stay clean)."""
+    """A tqdm progress bar over each epoch's mini-batches: text on a terminal,
+    a widget in a notebook (``tqdm.auto``); off when stderr is neither, so
+    logs and pipes stay clean."""
 
     def __init__(self, enabled=None, update_every=50):
         import sys
-        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        from .notebook import in_notebook
+        self.enabled = (sys.stderr.isatty() or in_notebook()) if enabled is None else enabled
         self.update_every = update_every
         self.bar = None
 
     def on_epoch_begin(self, state):
         """Open a bar for this epoch."""
         if self.enabled:
-            from tqdm import tqdm
+            from tqdm.auto import tqdm
             self.bar = tqdm(total=state.batches_per_epoch, unit="batch", leave=False,
                             desc=f"epoch {state.epoch + 1}/{state.epochs}")
 

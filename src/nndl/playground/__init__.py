@@ -26,6 +26,7 @@ import base64
 import html
 import json
 import os
+import sys
 import webbrowser
 from importlib import resources
 from pathlib import Path
@@ -189,8 +190,9 @@ def render_page(model=None, runs=()):
         "</body></html>"])
 
 
-def write_page(out, model_path=None, metrics=(), encoding="auto", labels=None):
-    """Check everything, then write the page atomically; return (path, payload)."""
+def write_page(out, model_path=None, metrics=(), encoding="auto", labels=None, shipped=False):
+    """Check everything, then write the page atomically; return (path, payload).
+    Without ``model_path``, ``shipped=True`` puts nndl's shipped model on the page."""
     from ..outputs import atomic_write_text
     out = check_page_path(out)
     if encoding not in ENCODINGS:
@@ -199,6 +201,9 @@ def write_page(out, model_path=None, metrics=(), encoding="auto", labels=None):
     if model_path is not None:
         net = load_model(model_path)
         model = model_payload(net, Path(model_path).name, encoding)
+    elif shipped:
+        from .. import pretrained
+        model = model_payload(pretrained.load(), pretrained.NAME, encoding)
     runs = runs_payload([os.fspath(p) for p in metrics], labels) if metrics else []
     atomic_write_text(out, render_page(model, runs))
     return out, model
@@ -215,7 +220,7 @@ def add_playground_parser(sub):
         "of metrics files.")
     p.add_argument("--model", metavar="MODEL.json", default=None,
                    help="a saved MNIST network (784 inputs, 10 outputs) for draw-a-digit and "
-                        "the weights")
+                        "the weights (default: nndl's shipped network)")
     p.add_argument("--metrics", metavar="RUN.json", nargs="+", default=[],
                    help="metrics files of 'nndl train --metrics-out' to draw")
     p.add_argument("--out", default="playground.html", metavar="PAGE.html",
@@ -229,7 +234,11 @@ def add_playground_parser(sub):
 
 def cmd_playground(args):
     """Write the page; say what it holds; optionally open it."""
-    out, model = write_page(args.out, args.model, args.metrics, args.weights)
+    out, model = write_page(args.out, args.model, args.metrics, args.weights,
+                            shipped=args.model is None)
+    if args.model is None:
+        from .. import pretrained
+        print(pretrained.describe(), file=sys.stderr, flush=True)
     held = ["neuron", "softmax", "draw a digit"]
     if model:
         held.append(f"model {model['name']} ({model['encoding']} weights)")
