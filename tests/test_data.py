@@ -94,7 +94,7 @@ def _header(code=0x08, dims=(3,)):
         (bytes([0, 0, 8, 5]) + bytes(20), "5 dimensions"),
         (_header(dims=(3,))[:6], "truncated IDX header"),
         (_header(dims=(3,)) + b"ab", "truncated"),
-        (_header(dims=(3,)) + b"abcd", "trailing"),
+        (_header(dims=(3,)) + b"abcd", "declares 3 data bytes, but (4|more) follow"),
         (_header(dims=(2**32 - 1, 2**32 - 1)) + b"ab", "more than 2\\*\\*31"),
     ],
 )
@@ -104,6 +104,46 @@ def test_read_idx_rejects_malformed(tmp_path, gz, content, message):
     with pytest.raises(DataError, match=message) as e:
         read_idx(path)
     assert str(path) in str(e.value)
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_wrong_dimension_count_in_the_magic_says_so(tmp_path, gz):
+    """An images file whose magic says 4 dimensions: the 4th "dimension" is
+    pixel bytes (0), so the header declares no data at all."""
+    images = np.zeros((5, 28, 28), np.uint8)
+    path = tmp_path / ("x.gz" if gz else "x")
+    write_idx(tmp_path / "ok", images)
+    data = bytearray((tmp_path / "ok").read_bytes())
+    data[3] = 4
+    path.write_bytes(gzip.compress(bytes(data)) if gz else bytes(data))
+    with pytest.raises(DataError) as e:
+        read_idx(path)
+    message = str(e.value)
+    assert "00 00 08 04 (uint8, 4 dimensions 5x28x28x0) declares 0 data bytes" in message
+    assert "dimension count is probably wrong" in message and "trailing" not in message
+
+
+def test_corrupt_labels_are_named_not_counted_as_classes():
+    from nndl.data.dataset import check_labels
+    labels = np.arange(1000) % 10
+    labels[17] = 42                                     # one corrupt byte
+    images = np.zeros((1000, 4), np.float32)
+    good = Dataset(images[:10], np.arange(10))
+    splits = Splits(Dataset(images, labels), good, good)
+    with pytest.raises(DataError) as e:
+        check_labels(splits, 10)
+    assert str(e.value) == ("the training labels must be 0 to 9 for a network with 10 outputs, "
+                            "but 1 of 1000 are not (42; the first at index 17): the labels "
+                            "file is probably corrupt")
+    check_labels(splits, 43)                            # a 43-output network may take them
+    with pytest.raises(DataError, match=r"but 100 of 1000 are not \(9; .*have 10 classes"):
+        check_labels(Splits(Dataset(images, np.arange(1000) % 10), good, good), 9)
+
+
+def test_splits_unpack_like_the_books_tuple():
+    ds = [Dataset(np.zeros((n, 2)), np.zeros(n, dtype=np.int64)) for n in (3, 2, 1)]
+    training, validation, test = Splits(*ds)
+    assert (len(training), len(validation), len(test)) == (3, 2, 1)
 
 
 def test_read_idx_rejects_corrupt_gzip(tmp_path):

@@ -366,3 +366,35 @@ def test_fuzz_images(tmp_path_factory, data):
     result = bounded(load_digit, path, ImageError, len(data))
     if isinstance(result, np.ndarray):
         assert result.shape == (784,) and np.isfinite(result).all()
+
+
+@st.composite
+def gray_arrays(draw):
+    """Small gray-level images of every kind: noise, a few specks on paper,
+    flat, one pixel wide, uint8 or float."""
+    h, w = draw(st.integers(1, 40)), draw(st.integers(1, 40))
+    kind = draw(st.sampled_from(["noise", "specks", "flat", "float"]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    if kind == "noise":
+        return rng.integers(0, 256, (h, w), dtype=np.uint8)
+    if kind == "specks":
+        a = np.full((h, w), draw(st.integers(0, 255)), np.uint8)
+        for _ in range(draw(st.integers(1, 5))):
+            a[rng.integers(h), rng.integers(w)] = draw(st.integers(0, 255))
+        return a
+    if kind == "flat":
+        return np.full((h, w), draw(st.integers(0, 255)), np.uint8)
+    return rng.normal(draw(st.floats(-5, 5)), draw(st.floats(0, 300)), (h, w))
+
+
+@fuzz(300)
+@given(a=gray_arrays())
+def test_fuzz_preprocess(a):
+    """Any 2-D array gives an MNIST-style vector or ImageError, nothing else."""
+    from nndl.images import preprocess
+    try:
+        v = preprocess(a)
+    except ImageError:
+        return
+    assert v.shape == (784,) and v.dtype == np.float32
+    assert np.isfinite(v).all() and v.min() >= 0 and v.max() < 1

@@ -153,12 +153,32 @@ def test_report_without_results_is_one_line(tmp_path, capsys):
     assert "no results under" in err and err.count("\n") == 1
 
 
-def test_report_refuses_a_corrupt_metrics_file(tmp_path, capsys):
+def test_report_with_only_a_corrupt_metrics_file(tmp_path, capsys):
     (tmp_path / "slowdown").mkdir()
     (tmp_path / "slowdown" / "metrics.json").write_text("{not json")
     assert main(["report", "--out", str(tmp_path)]) == 2
-    assert "not a readable metrics file" in capsys.readouterr().err
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith(f"nndl: warning: skipping {tmp_path}/slowdown/metrics.json: ")
+    assert err[1].startswith("nndl: error: no results under") and "1 unreadable" in err[1]
     assert not (tmp_path / "report.html").exists()
+
+
+@pytest.mark.mnist
+def test_report_skips_an_unreadable_metrics_file_and_says_so(quick_run, tmp_path, capsys):
+    import shutil as sh
+    out = tmp_path / "r"
+    sh.copytree(quick_run, out)
+    (out / "slowdown" / "metrics.json").write_bytes(b"\xff\xfe not UTF-8")
+    (out / "zzz").mkdir()
+    (out / "zzz" / "metrics.json").write_text("[1, 2]")
+    capsys.readouterr()
+    assert main(["report", "--out", str(out)]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2 and all(line.startswith("nndl: warning: skipping ") for line in err)
+    assert "slowdown/metrics.json: 'utf-8' codec can't decode" in err[0]
+    assert err[1].endswith("zzz/metrics.json: not a metrics file written by 'nndl reproduce'")
+    title = json.loads((out / "weight_init" / "metrics.json").read_text())["title"]
+    assert title in (out / "report.md").read_text()
 
 
 @pytest.mark.mnist

@@ -202,7 +202,8 @@ def _imports():
 def test_only_the_command_line_imports_it_and_no_modules_import_each_other_in_a_cycle():
     graph = _imports()
     assert "nndl.run" in graph and "nndl.cli" in graph
-    assert [m for m, deps in graph.items() if "nndl.cli" in deps] == []
+    # only ``python -m nndl`` (the entry point, as the console script) may import the CLI
+    assert [m for m, deps in graph.items() if "nndl.cli" in deps] in ([], ["nndl.__main__"])
     done, active = set(), []
 
     def visit(module):

@@ -7,6 +7,7 @@ once with one line and exit status 3.
 """
 
 import argparse
+import os
 import sys
 import time
 from dataclasses import fields
@@ -20,6 +21,7 @@ from .run import RunConfig, flag
 
 EXIT_USAGE = 2
 EXIT_DIVERGED = 3
+EXIT_BROKEN_PIPE = 141           # as a tool killed by SIGPIPE: the reader stopped reading
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -145,8 +147,10 @@ def build_parser():
     p = sub.add_parser("predict", help="classify image files with a saved network")
     p.add_argument("model", metavar="MODEL.json")
     p.add_argument("images", metavar="IMAGE", nargs="+",
-                   help="PNG/JPEG/... files of any size; each is turned into a centred "
+                   help="PNG/JPEG/... files up to 50 Mpixels; each is turned into a centred "
                         "28x28 digit the way MNIST was made")
+    p.add_argument("--show", metavar="FILE.png",
+                   help="also save the 28x28 input the network saw (several images: side by side)")
     p.set_defaults(handler=cmd_predict)
 
     x = sub.add_parser("expand", help="write an artificially expanded copy of a dataset",
@@ -379,7 +383,7 @@ def cmd_search(args):
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     space = Space.from_toml(args.space) if args.space else None
-    storage = open_storage(args.storage)
+    storage = open_storage(args.storage, create=space is not None, study=args.study)
     study, space, settings = open_study(storage, args.study, space=space, trials=args.trials,
                                         sampler=args.sampler, pruner=args.pruner,
                                         seed=args.seed)
@@ -418,12 +422,14 @@ def cmd_predict(args):
     outputs they are the activations normalised to sum to 1.
     """
     from .errors import ImageError
-    from .images import load_digit
-    from .persistence import load
+    from .images import load_digit, save_digit_png
+    from .persistence import check_output_path, load
+    if args.show:
+        check_output_path(args.show, "--show")
     net = load(args.model)
     if net.sizes[0] != 784:
         raise ConfigError(f"{args.model} expects {net.sizes[0]} inputs, not 28x28 images")
-    status = 0
+    status, seen = 0, []
     for path in args.images:
         try:
             x = load_digit(path)
@@ -431,10 +437,13 @@ def cmd_predict(args):
             print(f"nndl: error: {e}", file=sys.stderr, flush=True)
             status = EXIT_USAGE
             continue
+        seen.append(x)
         out = net.feedforward(x[None, :])[0].astype(np.float64)
         probs = out / out.sum() if out.sum() > 0 else np.full_like(out, 1 / len(out))
         listing = " ".join(f"{d}:{p:.2f}" for d, p in enumerate(probs))
         print(f"{path}: {int(out.argmax())}  ({listing})", flush=True)
+    if args.show and seen:
+        save_digit_png(np.array(seen), args.show)
     return status
 
 
@@ -513,7 +522,12 @@ def main(argv=None):
             args.train_argv = extra
         elif extra:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
-        return args.handler(args)
+        status = args.handler(args)
+        sys.stdout.flush()                 # a closed pipe is found here, not at exit
+        return status
+    except BrokenPipeError:                # 'nndl reproduce --list | head -1': stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except DivergenceError as e:
         print(f"nndl: error: {e}", file=sys.stderr)
         return EXIT_DIVERGED

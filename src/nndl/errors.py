@@ -44,3 +44,10 @@ class DivergenceError(NNDLError, ArithmeticError):
     The command line exits with status 3 for this error (2 for the others),
     so that scripts can tell a bad hyper-parameter from a bad input.
     """
+
+
+class OutputError(NNDLError, OSError):
+    """An output file cannot be written where asked: its folder is missing or
+    not writable, the path names a device, FIFO, socket or directory, or the
+    write itself failed (a full disk).  The message names the path the user
+    gave, never a temporary file's; ``errno`` is kept when there is one."""

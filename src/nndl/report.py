@@ -14,6 +14,7 @@ import base64
 import html
 import json
 import re
+import sys
 from pathlib import Path
 
 from .errors import ConfigError
@@ -123,24 +124,37 @@ nav ol { columns: 3 16em; }
 </style>"""
 
 
-def load_results(out):
-    """Return the records under ``out``, in the registry's order, or raise
-    ConfigError if there are none or one is unreadable."""
+def load_results(out, warn=None):
+    """Return the records under ``out``, in the registry's order.
+
+    An unreadable ``metrics.json`` is skipped, and ``warn`` (default: one
+    line on stderr) is told which and why; ConfigError if none is left."""
     from .experiments import EXPERIMENTS
+    warn = warn or (lambda message: print(f"nndl: warning: {message}", file=sys.stderr))
     out = Path(out)
-    records = []
+    records, skipped = [], 0
     for path in sorted(out.glob("*/metrics.json")):
         try:
-            record = json.loads(path.read_text())
-        except (OSError, ValueError) as e:
-            raise ConfigError(f"{path}: not a readable metrics file ({e})") from None
-        if not isinstance(record, dict) or any(k not in record for k in REQUIRED):
-            raise ConfigError(f"{path}: not a metrics file written by 'nndl reproduce'")
+            record = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(record, dict) or any(k not in record for k in REQUIRED):
+                raise ValueError("not a metrics file written by 'nndl reproduce'")
+        except (OSError, ValueError, RecursionError) as e:
+            warn(f"skipping {path}: {_first_line(e)}")
+            skipped += 1
+            continue
         records.append(record)
     if not records:
-        raise ConfigError(f"no results under {out}: run 'nndl reproduce all --out {out}' first")
+        unreadable = f" ({skipped} unreadable, skipped)" if skipped else ""
+        raise ConfigError(f"no results under {out}{unreadable}: run "
+                          f"'nndl reproduce all --out {out}' first")
     order = list(EXPERIMENTS)
     return sorted(records, key=lambda r: order.index(r["name"]) if r["name"] in order else len(order))
+
+
+def _first_line(error):
+    """An exception as one short line, for a warning."""
+    text = str(error).strip().splitlines()
+    return text[0][:200] if text else type(error).__name__
 
 
 def tally(record):

@@ -407,6 +407,8 @@ def check_sizes_fit(sizes, splits):
     if sizes[0] != n_in:
         raise ConfigError(f"--sizes starts with {sizes[0]} inputs but the images have "
                           f"{n_in} pixels")
+    from .data.dataset import check_labels
+    check_labels(splits, sizes[-1])        # labels beyond the outputs: say which and where
     n_classes = int(max(int(d.labels.max()) for d in (splits.training, splits.test) if len(d))) + 1
     if sizes[-1] != n_classes:
         raise ConfigError(f"--sizes ends with {sizes[-1]} outputs but the labels have "

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from nndl.errors import DataError
+from nndl.persistence import atomic_writer
 
 _SETS = ("training", "validation", "test")
 
@@ -114,6 +114,10 @@ class Splits:
     def __repr__(self) -> str:
         return f"Splits(training={self.training!r}, validation={self.validation!r}, test={self.test!r})"
 
+    def __iter__(self):
+        """Unpack like the book's tuple: ``training, validation, test = load_mnist()``."""
+        return iter((self.training, self.validation, self.test))
+
     def arrays(self) -> dict[str, np.ndarray]:
         """The six arrays, named ``training_images``, ``training_labels``, ..."""
         out = {}
@@ -137,21 +141,43 @@ class Splits:
         return h.hexdigest()
 
 
+def check_labels(splits: Splits, n_outputs: int) -> None:
+    """Raise :class:`~nndl.errors.DataError` unless every label of ``splits``
+    is a class of a network with ``n_outputs`` outputs (0 to ``n_outputs - 1``).
+
+    The message says which set, how many labels, which values and where the
+    first is; then, when the values out of range are rare (under 1%) or leave
+    a gap of labels that never occur, that the labels file is probably
+    corrupt, else how many classes the labels have.
+    """
+    for name, ds in zip(_SETS, splits):
+        bad = ds.labels >= n_outputs
+        if not bad.any():
+            continue
+        values = np.unique(ds.labels[bad])
+        first = int(np.flatnonzero(bad)[0])
+        shown = ", ".join(map(str, values[:5])) + (", ..." if len(values) > 5 else "")
+        message = (f"the {name} labels must be 0 to {n_outputs - 1} for a network with "
+                   f"{n_outputs} outputs, but {int(bad.sum())} of {len(ds)} are not "
+                   f"({shown}; the first at index {first})")
+        present = np.unique(ds.labels)
+        gap = np.setdiff1d(np.arange(n_outputs, values[0]), present)
+        if bad.mean() < 0.01 or gap.size:
+            message += ": the labels file is probably corrupt"
+        else:
+            message += f": the labels have {int(values[-1]) + 1} classes (0 to {int(values[-1])})"
+        raise DataError(message)
+
+
 def save_npz(path: str | os.PathLike, splits: Splits) -> None:
     """Write ``splits`` to ``path`` as an uncompressed ``.npz``, atomically.
 
-    The arrays go to a temporary file in the same directory which is then
-    renamed into place, so a reader sees either no file or a whole one.
+    Written through :func:`nndl.persistence.atomic_writer`: a reader sees
+    either no file or a whole one, the file is fsynced, and it gets the
+    umask's permissions like any other file nndl writes.
     """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **splits.arrays())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_writer(path, binary=True) as f:
+        np.savez(f, **splits.arrays())
 
 
 def load_npz(path: str | os.PathLike) -> Splits:

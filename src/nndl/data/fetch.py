@@ -54,6 +54,7 @@ import platformdirs
 from nndl.data.dataset import Splits, load_npz, save_npz
 from nndl.data.idx import load_idx_dir
 from nndl.errors import ChecksumError, DataError, FetchError
+from nndl.persistence import publish
 
 try:
     import fcntl
@@ -353,7 +354,7 @@ def _try(source: Source, cache: Path, expected: Expected, quiet: bool) -> tuple[
         else:
             verify_file(produced, expected.sha256, expected.size)
             splits, final = None, cache / expected.pkl_name
-        os.replace(produced, final)
+        publish(produced, final)
         return final, splits
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -27,6 +27,7 @@ import numpy as np
 
 from nndl.data.dataset import Dataset, Splits
 from nndl.errors import DataError
+from nndl.persistence import atomic_writer
 
 _CODES = {
     0x08: np.dtype(np.uint8),
@@ -95,7 +96,8 @@ def _read(f, path: Path) -> np.ndarray:
         if present < nbytes:
             raise DataError(f"{path}: truncated: header declares {nbytes} data bytes, file holds {present}")
         if present > nbytes:
-            raise DataError(f"{path}: {present - nbytes} trailing bytes after the {nbytes} declared")
+            raise DataError(f"{path}: {_header_text(code, dims)} declares {nbytes} data bytes, "
+                            f"but {present} follow: {_mismatch(count)}")
     buf = bytearray()
     while len(buf) < nbytes:
         chunk = f.read(min(_CHUNK, nbytes - len(buf)))
@@ -103,8 +105,24 @@ def _read(f, path: Path) -> np.ndarray:
             raise DataError(f"{path}: truncated: header declares {nbytes} data bytes, file holds {len(buf)}")
         buf += chunk
     if f.read(1):
-        raise DataError(f"{path}: trailing bytes after the {nbytes} declared")
+        raise DataError(f"{path}: {_header_text(code, dims)} declares {nbytes} data bytes, "
+                        f"but more follow: {_mismatch(count)}")
     return np.frombuffer(buf, dtype=dtype).reshape(dims).astype(dtype.newbyteorder("="), copy=False)
+
+
+def _header_text(code: int, dims: tuple) -> str:
+    """'the header 00 00 08 03 (uint8, 3 dimensions 60000x28x28)', for messages."""
+    return (f"the header 00 00 {code:02x} {len(dims):02x} ({_CODES[code].name}, "
+            f"{len(dims)} dimension{'s' if len(dims) > 1 else ''} "
+            f"{'x'.join(map(str, dims))})")
+
+
+def _mismatch(count: int) -> str:
+    """Why a header and the data after it disagree, most likely."""
+    if count == 0:
+        return ("a dimension of 0 with data after it: the magic number's dimension "
+                "count is probably wrong, or this is not an IDX file")
+    return "the magic number or the dimensions are wrong, or the file is corrupt"
 
 
 def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
@@ -119,11 +137,12 @@ def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
         raise DataError(f"{path}: IDX holds 1 to 4 dimensions, array has {a.ndim}")
     header = bytes([0, 0, code, a.ndim]) + b"".join(d.to_bytes(4, "big") for d in a.shape)
     data = np.ascontiguousarray(a, dtype=_CODES[code]).tobytes()
-    if path.name.endswith(".gz"):
-        with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as f:
-            f.write(header + data)
-    else:
-        path.write_bytes(header + data)
+    with atomic_writer(path, binary=True) as raw:
+        if path.name.endswith(".gz"):
+            with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as f:
+                f.write(header + data)
+        else:
+            raw.write(header + data)
 
 
 _IDX_NAMES = {

@@ -22,14 +22,13 @@ is the original.  The file appears under its name only when complete.
 """
 
 import json
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import ConfigError
+from ..persistence import atomic_writer
 
 CHUNK = 4096
 
@@ -70,15 +69,6 @@ def distort_copies(transform, images, copies_index, rng, n_copies):
     return out
 
 
-def _publish(tmp, path):
-    """Give the finished temporary file the usual permissions (mkstemp makes
-    it private) and rename it to ``path``."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    os.replace(tmp, path)
-
-
 def write_expanded(path, splits, transform, copies, seed, shape=(28, 28), spec_text=None):
     """Write ``splits`` with its training set expanded by ``copies``
     distorted copies of every image to ``path`` (see the module docstring)."""
@@ -95,10 +85,8 @@ def write_expanded(path, splits, transform, copies, seed, shape=(28, 28), spec_t
     order = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0,))).permutation(total)
     meta = {"transform": spec_text or repr(transform), "copies": copies, "seed": seed,
             "source_training_size": n}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+    with atomic_writer(path, binary=True) as raw:
+        with zipfile.ZipFile(raw, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
             with zf.open("training_images.npy", "w", force_zip64=True) as f:
                 _write_header(f, (total, d), np.float32)
                 for c, k in enumerate(range(0, total, CHUNK)):
@@ -112,10 +100,6 @@ def write_expanded(path, splits, transform, copies, seed, shape=(28, 28), spec_t
                 _write_array(zf, f"{name}_images", ds.images.astype(np.float32, copy=False))
                 _write_array(zf, f"{name}_labels", ds.labels)
             _write_array(zf, "expansion", np.array(json.dumps(meta)))
-        _publish(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return total
 
 
@@ -150,12 +134,5 @@ def write_preview(path, originals, distorted, zoom=3, gap=2):
             grid[gap + i * cell_h: gap + i * cell_h + h * zoom, x0:x0 + w * zoom] = tile
     divider = gap + cell_w
     grid[:, divider:divider + gap] = 128
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        Image.fromarray(grid).save(tmp, format="PNG")
-        _publish(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_writer(path, binary=True) as f:
+        Image.fromarray(grid).save(f, format="PNG")

@@ -11,6 +11,7 @@ import functools
 import numpy as np
 
 from ..errors import ConfigError
+from ..persistence import save_figure
 
 DTYPE = "float32"
 
@@ -118,7 +119,7 @@ def line_plot(path, lines, *, xlabel, ylabel, title, logx=False, logy=False, hli
     if any(label for label, _, _ in list(lines) + list(points)) or hline is not None:
         ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
+    save_figure(fig, path)
     plt.close(fig)
     return path.name
 
@@ -135,7 +136,7 @@ def histogram_plot(path, samples, *, bins, xlabel, title, curves=()):
     ax.set(xlabel=xlabel, ylabel="density", title=title)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
+    save_figure(fig, path)
     plt.close(fig)
     return path.name
 
@@ -154,6 +155,6 @@ def bar_plot(path, bars, *, ylabel, title, ylim=None):
         ax.set_ylim(*ylim)
     ax.set(ylabel=ylabel, title=title)
     fig.tight_layout()
-    fig.savefig(path)
+    save_figure(fig, path)
     plt.close(fig)
     return path.name

@@ -7,6 +7,7 @@ import shlex
 import warnings
 from pathlib import Path
 
+from ..persistence import save_figure
 
 TEST_ATTR = "nndl_test"        # study attribute caching the best trial's test accuracy
 
@@ -120,7 +121,7 @@ def write_plots(study, out_dir):
                 warnings.simplefilter("ignore")      # Optuna marks these plots experimental
                 axes = plot(study)
             figure = getattr(axes, "figure", None) or axes.flat[0].figure
-            figure.savefig(path, dpi=100, bbox_inches="tight")
+            save_figure(figure, path, dpi=100, bbox_inches="tight")
             plt.close(figure)
             written.append(path)
         except (ValueError, RuntimeError) as e:     # e.g. too few trials for importances

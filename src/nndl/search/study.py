@@ -16,6 +16,7 @@ import importlib.util
 import os
 import time
 import warnings
+from pathlib import Path
 
 from ..errors import ConfigError
 from .space import Space
@@ -40,13 +41,36 @@ def storage_url(text):
     return text
 
 
-def open_storage(url):
-    """Connect to the study database (heartbeats on; ConfigError if it fails)."""
+def sqlite_file(url):
+    """The file a SQLite storage URL names, or None (another database, or
+    SQLite in memory)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+    try:
+        parsed = make_url(storage_url(url))
+    except ArgumentError:
+        return None
+    database = parsed.database
+    if (parsed.get_backend_name() != "sqlite" or not database or database == ":memory:"
+            or database.startswith("file:")):
+        return None
+    return Path(database)
+
+
+def open_storage(url, *, create=True, study=None):
+    """Connect to the study database (heartbeats on; ConfigError if it fails).
+
+    With ``create=False`` (joining the study ``study``, which must exist: a
+    worker, or a search without ``--space``) a SQLite file that does not
+    exist is an error, and none is created.  With ``create=True`` a new
+    SQLite file's folder is checked first, so the message names the path.
+    """
     import optuna
     from optuna.exceptions import StorageInternalError
     from optuna.storages import RDBStorage
     from sqlalchemy.exc import IntegrityError, SQLAlchemyError
     url = storage_url(url)
+    _check_sqlite_file(url, create, study)
     kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
     for attempt in range(3):
         try:
@@ -65,6 +89,18 @@ def open_storage(url):
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise ConfigError(f"cannot open storage {redact(url)}: {first}") from None
     raise ConfigError(f"cannot create the tables in {redact(url)}")
+
+
+def _check_sqlite_file(url, create, study):
+    """Refuse, before anything is created, a SQLite file that cannot serve."""
+    path = sqlite_file(url)
+    if path is None or path.exists():
+        return
+    if not create:
+        raise ConfigError(f"no search named {study!r} in {redact(url)} (the file does not "
+                          "exist); start it with nndl search --space FILE.toml --study NAME")
+    from ..persistence import check_output_path
+    check_output_path(path, "--storage")
 
 
 def retry_stale_trials():
