@@ -215,6 +215,13 @@ def check_distinct(paths):
         seen[key] = (what, path)
 
 
+def cache_dir_path(cache_dir=None):
+    """nndl's cache directory: ``cache_dir``, else ``$NNDL_CACHE_DIR``, else the
+    platform's user cache (downloads, and networks rescued by :func:`save_fallback`)."""
+    import platformdirs
+    return Path(cache_dir or os.environ.get("NNDL_CACHE_DIR") or platformdirs.user_cache_dir("nndl"))
+
+
 def save_fallback(net, path):
     """Save ``net`` where it can still go after saving it to ``path`` failed
     (a full disk, a folder removed during training); return where it went.
@@ -224,7 +231,6 @@ def save_fallback(net, path):
     (``nndl-rescued-model-XXXXXXXX.json``).  Raises ``OutputError`` listing
     every place tried if none could take it.
     """
-    from .data.fetch import cache_dir_path
     stem = Path(path).stem or "model"
     failures = []
     for folder in (cache_dir_path(None) / "rescued", Path(tempfile.gettempdir())):

@@ -49,12 +49,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-import platformdirs
 
 from nndl.data.dataset import Splits, load_npz, save_npz
 from nndl.data.idx import load_idx_dir
 from nndl.errors import ChecksumError, DataError, FetchError
-from nndl.persistence import publish
+from nndl.persistence import cache_dir_path, publish  # noqa: F401 (cache_dir_path: re-exported)
 
 try:
     import fcntl
@@ -134,11 +133,6 @@ def verify_npz(path: str | os.PathLike, arrays_sha256: str) -> Splits:
     if splits.sha256() != arrays_sha256:
         raise ChecksumError(f"{path}: arrays have digest {splits.sha256()}, expected {arrays_sha256}")
     return splits
-
-
-def cache_dir_path(cache_dir: str | os.PathLike | None = None) -> Path:
-    """The cache directory: ``cache_dir``, else ``$NNDL_CACHE_DIR``, else the platform's user cache."""
-    return Path(cache_dir or os.environ.get("NNDL_CACHE_DIR") or platformdirs.user_cache_dir("nndl"))
 
 
 def _say(quiet: bool, message: str) -> None:
