@@ -259,12 +259,25 @@ class Run:
                  + ([DivergenceCheck()] if check_divergence else [])
                  + [*self.steering, *callbacks])
         start, history = self._checkpointing(chain)
-        with np.errstate(over="ignore", invalid="ignore"):   # DivergenceCheck reports it
-            return train(self.network, self.training, c.epochs, c.batch_size, self.optimizer,
-                         regularization=self.regularization, evaluation=self.evaluation,
-                         callbacks=chain, dropout=self.dropout, constraint=self.constraint,
-                         augment=self.augment, start_epoch=start, history=history,
-                         engine=c.engine)
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):   # DivergenceCheck reports it
+                return train(self.network, self.training, c.epochs, c.batch_size,
+                             self.optimizer, regularization=self.regularization,
+                             evaluation=self.evaluation, callbacks=chain, dropout=self.dropout,
+                             constraint=self.constraint, augment=self.augment,
+                             start_epoch=start, history=history, engine=c.engine)
+        except KeyboardInterrupt:
+            if progress.bar is not None:     # clear the bar's line: the message gets its own
+                progress.bar.close()
+            raise KeyboardInterrupt(self.interrupt_hint()) from None
+
+    def interrupt_hint(self):
+        """What an interrupted run keeps: how to resume it from its checkpoint."""
+        directory = self.config.resume or self.config.checkpoint
+        if directory is None:
+            return "nothing was saved (--checkpoint DIR keeps every epoch)"
+        return (f"the last finished epoch is checkpointed in {directory}; continue with the "
+                f"same options and --resume {directory}")
 
     def record(self):
         """The run's settings as recorded in metrics files: every option, with
@@ -317,6 +330,48 @@ class Run:
         return start, history
 
 
+def output_paths(config):
+    """The files a run writes, as {flag: path} (None where not asked for)."""
+    return {"--save": config.save, "--metrics-out": config.metrics_out}
+
+
+def check_outputs(config, others=None):
+    """Refuse, before any work, an output the run could not write: a folder
+    that is missing or read-only, a device, FIFO or socket, two outputs that
+    are the same file (``--save X --metrics-out X``), or a ``checkpoint`` /
+    ``resume`` folder that cannot be written.  ``others`` ({flag: path})
+    adds the caller's outputs (``nndl train --plot``) to the comparison.
+    Raises ``OutputError`` naming the flag and the path."""
+    from .persistence import check_distinct, check_output_dir, check_output_path
+    files = {**output_paths(config), **(others or {})}
+    for what, path in files.items():
+        if path is not None:
+            check_output_path(path, what)
+    folders = {"--checkpoint": config.checkpoint, "--resume": config.resume}
+    for what, path in folders.items():
+        if path is not None:
+            check_output_dir(path, what)
+    check_distinct({**files, "--checkpoint": config.checkpoint or config.resume})
+
+
+def draw_seed():
+    """A fresh seed for a run not given one, so that it can be repeated."""
+    return int(np.random.SeedSequence().generate_state(1)[0])
+
+
+def with_seed(config):
+    """``config`` with a seed: its own, the checkpoint's when resuming
+    without one, else a new one drawn by ``draw_seed``."""
+    if config.seed is not None:
+        return config
+    seed = None
+    if config.resume:
+        from .checkpoint import has_checkpoint, load_checkpoint
+        if has_checkpoint(config.resume):
+            seed = load_checkpoint(config.resume).manifest["config"].get("seed")
+    return config.replace(seed=draw_seed() if seed is None else seed)
+
+
 def build(config, splits=None, *, network=None, optimizer=None, augment=None, report=None):
     """Assemble the run ``config`` describes; return a ``Run``.
 
@@ -326,8 +381,13 @@ def build(config, splits=None, *, network=None, optimizer=None, augment=None, re
     and cost are then the run's), ``optimizer`` continues with an optimiser's
     state, ``augment`` supplies the mini-batches instead of the ``expand``
     specs.  ``report`` (e.g. ``print``) receives one-line notices: the fast
-    monitor's measurements, resuming.
+    monitor's measurements, resuming.  Outputs are checked first
+    (``check_outputs``), and a config without a seed gets one
+    (``with_seed``): ``Run.config.seed`` says which, and the metrics file
+    records it.
     """
+    check_outputs(config)
+    config = with_seed(config)
     splits, sizes = _data(config, splits, network)
     training = splits.training.subset(config.train_size) if config.train_size \
         else splits.training
@@ -456,8 +516,15 @@ def make_expander(specs, seed):
 
 # ------------------------------------------------------------------ results
 def run_summary(run, state):
-    """Return stop_reason, best_epoch, best_evaluation_accuracy and the fast
-    monitor's points, for the printout and the metrics file."""
+    """Return stop_reason, best_epoch, best_evaluation_accuracy, which
+    epoch's weights the network holds, and the fast monitor's points, for
+    the printout and the metrics file.
+
+    ``best_epoch`` indexes the history (counted from 0, as each record's
+    ``epoch``); ``weights_epoch`` is counted from 1, as the console prints
+    epochs: the best epoch's when early stopping restored its weights
+    (``weights_restored``), else the last epoch trained (0: none).
+    """
     best_epoch = best_accuracy = None
     trackers = [cb for cb in run.steering if getattr(cb, "tracker", None) is not None]
     if trackers:
@@ -468,8 +535,12 @@ def run_summary(run, state):
         accs = [r["evaluation_accuracy"] for r in state.history]
         best_epoch = int(np.argmax(accs))
         best_accuracy = accs[best_epoch]
+    restored = any(getattr(cb, "restore_best", False) for cb in run.steering)
     summary = {"stop_reason": state.stop, "best_epoch": best_epoch,
-               "best_evaluation_accuracy": best_accuracy}
+               "best_evaluation_accuracy": best_accuracy,
+               "weights_epoch": (best_epoch if restored and best_epoch is not None
+                                 else len(state.history) - 1) + 1,
+               "weights_restored": restored and best_epoch is not None}
     points = [p for cb in run.steering for p in getattr(cb, "points", [])]
     if points:
         summary["monitor_points"] = points
@@ -480,6 +551,40 @@ def measure_test_accuracy(run):
     """The trained network's accuracy on the test set (a fraction)."""
     test = run.splits.test
     return run.network.accuracy(test.images, test.labels) / len(test)
+
+
+def save_outputs(run, state, test_accuracy=None, summary=None, sources=None):
+    """Save the network (``config.save``) and write the metrics
+    (``config.metrics_out``); return the paths written.
+
+    A write that fails anyway (a full disk, a folder removed during
+    training) does not stop the other; the trained network, unless it was
+    saved, is kept by ``persistence.save_fallback``, and ``OutputError``
+    says what failed and where the network is.
+    """
+    from .errors import NNDLError, OutputError
+    from .persistence import save, save_fallback
+    c = run.config
+    writers = {"--save": (c.save, lambda: save(run.network, c.save)),
+               "--metrics-out": (c.metrics_out, lambda: write_metrics(
+                   c.metrics_out, run, state, test_accuracy, summary, sources))}
+    written, failures = [], []
+    for what, (path, write) in writers.items():
+        if path is None:
+            continue
+        try:
+            write()
+            written.append(path)
+        except (OSError, NNDLError) as e:
+            reason = str(e) if isinstance(e, NNDLError) else (e.strerror or str(e))
+            failures.append(f"{what} {reason}" if reason.startswith(f"{path}:")
+                            else f"{what} {path}: {reason}")
+    if failures:
+        if c.save not in written:
+            kept = save_fallback(run.network, c.save or "model.json")
+            failures.append(f"the trained network is kept in {kept}")
+        raise OutputError("; ".join(failures))
+    return written
 
 
 def write_metrics(path, run, state, test_accuracy, summary=None, sources=None):
