@@ -444,6 +444,9 @@ def cmd_evaluate(args):
     from .persistence import load
     net = load(args.model)
     data = getattr(load_dataset(args.dataset, validation_size=args.validation_size), args.on)
+    if net.classes is not None:                  # a --digits model: the same classes only
+        data = data.only_classes(net.classes)
+        print(f"classes: {','.join(map(str, net.classes))} ({len(data)} {args.on} images)")
     from .training import check_data
     check_data(net, data, args.on)
     acc = net.accuracy(data.images, data.labels)
@@ -479,8 +482,9 @@ def cmd_predict(args):
         seen.append(x)
         out = net.feedforward(x[None, :])[0].astype(np.float64)
         probs = out / out.sum() if out.sum() > 0 else np.full_like(out, 1 / len(out))
-        listing = " ".join(f"{d}:{p:.2f}" for d, p in enumerate(probs))
-        print(f"{path}: {int(out.argmax())}  ({listing})", flush=True)
+        labels = net.classes if net.classes is not None else range(len(probs))
+        listing = " ".join(f"{d}:{p:.2f}" for d, p in zip(labels, probs))
+        print(f"{path}: {labels[int(out.argmax())]}  ({listing})", flush=True)
     if args.show and seen:
         save_digit_png(np.array(seen), args.show)
     return status

@@ -400,6 +400,8 @@ def build(config, splits=None, *, network=None, optimizer=None, augment=None, re
         evaluation = None if not config.needs_evaluation() else evaluation
     cost = network.cost.name if network is not None else config.resolved_cost()
     net = network if network is not None else make_network(config, sizes, cost)
+    if network is None and config.digits:
+        net.classes = list(config.digits)         # recorded in the model file
     lmbda = config.lmbda
     if config.lmbda_per_example is not None:
         from .regularization import lmbda_for

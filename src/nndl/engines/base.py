@@ -49,7 +49,7 @@ HIDDEN = (Sigmoid, Tanh, ReLU, Linear)
 OUTPUT = (Sigmoid, Softmax, Linear)
 COSTS = (CrossEntropyCost, QuadraticCost, LogLikelihoodCost)
 NETWORK_ATTRIBUTES = {"sizes", "num_layers", "cost", "activations", "dtype", "seed",
-                      "rng", "weights", "biases"}
+                      "rng", "weights", "biases", "classes"}   # classes: labels only
 
 
 @dataclass(frozen=True)
