@@ -63,9 +63,10 @@ class RunConfig:
         "mnist (fetched and verified), idx:DIR (MNIST-format IDX files), "
         "or a path to a book-format .pkl.gz (default: mnist)")
     validation_size: int = option(
-        10000, P.NONNEGATIVE_COUNT,
+        None, P.NONNEGATIVE_COUNT,
         "for IDX datasets: training images kept back, from the end, "
-        "as validation data (default: 10000, as the book)")
+        "as validation data (default: 10000, as the book); mnist, .pkl.gz "
+        "and .npz data keep their own split and refuse another size")
     sizes: tuple = option(
         None, P.Sizes(),
         "layer sizes, input first (default: 784,30,10; with --digits the "
@@ -388,7 +389,7 @@ def build(config, splits=None, *, network=None, optimizer=None, augment=None, re
     """
     check_outputs(config)
     config = with_seed(config)
-    splits, sizes = _data(config, splits, network)
+    splits, sizes, n_validation = _data(config, splits, network)
     training = splits.training.subset(config.train_size) if config.train_size \
         else splits.training
     evaluation = splits.validation if config.evaluate_on == "validation" else splits.test
@@ -416,7 +417,8 @@ def build(config, splits=None, *, network=None, optimizer=None, augment=None, re
                optimizer or make_optimizer(config.eta, config.momentum, config.nesterov),
                make_regularization(config.regularization, lmbda), dropout, constraint, augment,
                steering_callbacks(config, report),
-               {"cost": cost, "sizes": list(net.sizes), "lmbda": lmbda}, report)
+               {"cost": cost, "sizes": list(net.sizes), "lmbda": lmbda,
+                "validation_size": n_validation}, report)
 
 
 def make_network(config, sizes, cost=None):
@@ -429,10 +431,12 @@ def make_network(config, sizes, cost=None):
 
 
 def _data(config, splits, network):
-    """The data (loaded unless given), with ``digits`` applied, and the layer sizes."""
+    """The data (loaded unless given), with ``digits`` applied, the layer
+    sizes, and the number of validation images before ``digits``."""
     from .data import Splits, load_dataset
     if splits is None:
         splits = load_dataset(config.dataset, validation_size=config.validation_size)
+    n_validation = len(splits.validation)
     sizes = list(network.sizes) if network is not None else \
         list(config.sizes) if config.sizes else None
     if config.digits:
@@ -453,7 +457,7 @@ def _data(config, splits, network):
                               f"the label{'s' if len(missing) > 1 else ''} "
                               f"{', '.join(map(str, missing))} (the training labels are "
                               f"{_ranges(sorted(present))})")
-    return splits, sizes or [784, DEFAULT_HIDDEN, 10]
+    return splits, sizes or [784, DEFAULT_HIDDEN, 10], n_validation
 
 
 def _ranges(labels):
