@@ -198,7 +198,22 @@ def build_parser():
     rep.add_argument("--out", default="reproduction",
                      help="the folder 'nndl reproduce' wrote to (default: reproduction)")
     rep.set_defaults(handler=cmd_report)
+
+    from .completion import SHELLS
+    c = sub.add_parser("completion", help="print a shell completion script (bash or zsh)",
+                       description="Print a completion script for the nndl command, made "
+                       "from this version's own flags.  Load it with "
+                       "eval \"$(nndl completion bash)\" in ~/.bashrc (or zsh and ~/.zshrc).")
+    c.add_argument("shell", choices=SHELLS)
+    c.set_defaults(handler=cmd_completion)
     return parser
+
+
+def cmd_completion(args):
+    """Print the completion script for the shell asked for."""
+    from .completion import script
+    sys.stdout.write(script(build_parser(), args.shell))
+    return 0
 
 
 # ------------------------------------------------------------------- train
