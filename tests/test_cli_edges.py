@@ -305,3 +305,27 @@ def test_network_classifier_warns_on_raw_pixels_and_refuses_zero_epochs():
         NetworkClassifier(epochs=1, random_state=0).fit(X / 16, y)
     with pytest.raises(ValueError, match="epochs must be an integer >= 1, got 0"):
         NetworkClassifier(epochs=0).fit(X / 16, y)
+
+
+def test_a_run_without_seed_resumes_with_the_checkpoints_seed(idx, tmp_path, capsys):
+    ck = tmp_path / "ck"
+    code, out, err = run(train(idx, "--epochs", "1", "--checkpoint", ck), capsys)
+    assert code == 0, err
+    seed = int(out.split()[1])
+    code, out, err = run(train(idx, "--epochs", "2", "--resume", ck, "--metrics-out",
+                               tmp_path / "m.json"), capsys)
+    assert code == 0, err
+    assert f"resuming from {ck} after epoch 1" in out and not out.startswith("seed:")
+    assert json.loads((tmp_path / "m.json").read_text())["config"]["seed"] == seed
+
+
+def test_search_checks_its_storage_folder_before_it_starts(idx, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    space = tmp_path / "space.toml"
+    space.write_text(f'dataset = "{idx}"\nvalidation-size = 50\nepochs = 1\n'
+                     'eta = {type = "float", low = 0.1, high = 1}\n')
+    code, out, err = run(["search", "--space", space, "--storage", tmp_path / "no" / "s.db"],
+                         capsys)
+    assert code == 2 and out == ""
+    assert f"--storage {tmp_path / 'no' / 's.db'}: the folder" in one_error_line(err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["idx", "space.toml"]

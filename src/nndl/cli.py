@@ -228,7 +228,7 @@ def cmd_train(args):
     engines.LEAN_NUMBA = True      # this process runs only nndl: see the function's docstring
     config = run_config(args)
     run = build_run(config)
-    if config.seed is None:
+    if config.seed is None and config.resume is None:     # resuming: the checkpoint's seed
         print(f"seed: {run.config.seed} (drawn; --seed {run.config.seed} repeats this run)",
               flush=True)
     printer = EpochPrinter(config.evaluate_on, show_eta=config.lr_schedule is not None)

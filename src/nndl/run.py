@@ -71,7 +71,9 @@ class RunConfig:
         None, P.Sizes(),
         "layer sizes, input first (default: 784,30,10; with --digits the "
         "output layer has one neuron per digit)")
-    epochs: int = option(30, P.NONNEGATIVE_COUNT, "default: 30")
+    epochs: int = option(30, P.NONNEGATIVE_COUNT,
+                         "default: 30 (0 trains nothing: the initial network is measured "
+                         "and saved)")
     batch_size: int = option(10, P.COUNT, "mini-batch size (default: 10)")
     eta: float = option(0.5, P.LEARNING_RATE, "learning rate (default: 0.5)")
     lmbda: float = option(5.0, P.PENALTY, "regularisation parameter lambda (default: 5.0)",
@@ -270,15 +272,12 @@ class Run:
         except KeyboardInterrupt:
             if progress.bar is not None:     # clear the bar's line: the message gets its own
                 progress.bar.close()
-            raise KeyboardInterrupt(self.interrupt_hint()) from None
-
-    def interrupt_hint(self):
-        """What an interrupted run keeps: how to resume it from its checkpoint."""
-        directory = self.config.resume or self.config.checkpoint
-        if directory is None:
-            return "nothing was saved (--checkpoint DIR keeps every epoch)"
-        return (f"the last finished epoch is checkpointed in {directory}; continue with the "
-                f"same options and --resume {directory}")
+            directory = c.resume or c.checkpoint
+            if directory is None:
+                raise
+            raise KeyboardInterrupt(              # how to go on: the message says it
+                f"the last finished epoch is checkpointed in {directory}; continue with "
+                f"the same options and --resume {directory}") from None
 
     def record(self):
         """The run's settings as recorded in metrics files: every option, with
@@ -365,12 +364,12 @@ def with_seed(config):
     without one, else a new one drawn by ``draw_seed``."""
     if config.seed is not None:
         return config
-    seed = None
     if config.resume:
         from .checkpoint import has_checkpoint, load_checkpoint
-        if has_checkpoint(config.resume):
-            seed = load_checkpoint(config.resume).manifest["config"].get("seed")
-    return config.replace(seed=draw_seed() if seed is None else seed)
+        if has_checkpoint(config.resume):     # its seed (None from a checkpoint of nndl 0.1)
+            return config.replace(seed=load_checkpoint(config.resume).manifest["config"]
+                                  .get("seed"))
+    return config.replace(seed=draw_seed())
 
 
 def build(config, splits=None, *, network=None, optimizer=None, augment=None, report=None):
