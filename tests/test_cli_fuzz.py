@@ -44,14 +44,28 @@ VALUES = ["-1", "0", "1", "2", "-0.5", "0.5", "1e308", "-1e308", "99999999999999
           "training-cost,evaluation-accuracy", os.fsdecode(b"\xff\xfe"), "caf\u00e9",
           "missing.json", "adir", "/dev/null", "afile.txt", "idx:idx", "idx:missing",
           "model.json", "idx", "new.json", "adir/new.json", "nodir/new.json", "bad.toml",
-          "sqlite:///x.db", "bash", "zsh", "all", "--", "-"]
+          "sqlite:///x.db", "bash", "zsh", "slowdown", "--", "-"]
+
+
+NUMBERS = ["0", "1", "2", "3", "10", "0.1", "0.5", "0.9", "1e-9", "1000", "-3", "4:0.01"]
+
+
+def actions_of(command):
+    """{option: (takes a value, its choices or None)} of ``command``
+    (lr-find: and train's), but --help."""
+    subs = build_parser().subcommands
+    parsers = [subs[command]] + ([subs["train"]] if command == "lr-find" else [])
+    found = {}
+    for parser in parsers:
+        for a in parser._actions:
+            for option in a.option_strings:
+                if option not in ("-h", "--help"):
+                    found.setdefault(option, (a.nargs != 0, a.choices))
+    return found or {"--help": (False, None)}
 
 
 def flags_of(command):
-    """Every option string of ``command`` (lr-find: and train's)."""
-    subs = build_parser().subcommands
-    parsers = [subs[command]] + ([subs["train"]] if command == "lr-find" else [])
-    return sorted({o for p in parsers for a in p._actions for o in a.option_strings})
+    return sorted(actions_of(command))
 
 
 @pytest.fixture(scope="module")
@@ -67,16 +81,34 @@ def playground(tmp_path_factory):
 
 
 def words(command):
-    return st.lists(st.one_of(st.sampled_from(flags_of(command)), st.sampled_from(VALUES)),
-                    max_size=7)
+    """Mostly flags with a value (one of its choices, a plausible number, or
+    an awkward value), so that lists get past the parser; some stray values."""
+    actions = actions_of(command)
+
+    def with_value(flag):
+        takes, choices = actions[flag]
+        if not takes:
+            return st.just([flag])
+        pools = [st.sampled_from(NUMBERS), st.sampled_from(VALUES)]
+        if choices:
+            pools.append(st.sampled_from([str(c) for c in choices]))
+        return st.one_of(*pools).map(lambda v: [flag, v])
+    item = st.one_of(st.sampled_from(sorted(actions)).flatmap(with_value),
+                     st.sampled_from(VALUES).map(lambda v: [v]))
+    return st.lists(item, max_size=3).map(lambda items: [w for i in items for w in i])
+
+
+TINY = ["--dataset", "idx:idx", "--validation-size", "20", "--sizes", "64,10,4"]
 
 
 def cap(command, argv):
-    """Keep a run short: the last flag wins."""
+    """Keep a run short: the tiny dataset unless the words choose another,
+    and (the last flag wins) one epoch on 20 images."""
     if command == "train":
-        return argv + ["--epochs", "1", "--train-size", "20", "--progress", "off"]
+        return argv[:1] + TINY + argv[1:] + ["--epochs", "1", "--train-size", "20",
+                                             "--progress", "off"]
     if command == "lr-find":
-        return argv + ["--epochs", "1", "--train-size", "20"]
+        return argv[:1] + TINY + argv[1:] + ["--epochs", "1", "--train-size", "20"]
     if command == "search":
         return argv + ["--trials", "1"]
     if command == "reproduce":
