@@ -329,3 +329,14 @@ def test_search_checks_its_storage_folder_before_it_starts(idx, tmp_path, capsys
     assert code == 2 and out == ""
     assert f"--storage {tmp_path / 'no' / 's.db'}: the folder" in one_error_line(err)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["idx", "space.toml"]
+
+
+def test_a_weight_decay_factor_at_or_below_zero_trains_on_the_reference_engine(idx, capsys):
+    # eta * lmbda / n = 10 * 2 / 20 = 1: the fast engines' lazy decay would divide by zero
+    code, out, err = run(train(idx, "--epochs", "1", "--eta", "10", "--lmbda", "2",
+                               "--train-size", "20", "--seed", "0"), capsys)
+    assert code == 0, err
+    assert "engine: reference (eta*lmbda/n = 1 >= 1 makes the L2 decay factor" in out
+    code, out, err = run(train(idx, "--epochs", "1", "--eta", "10", "--lmbda", "2",
+                               "--train-size", "20", "--seed", "0", "--engine", "blas"), capsys)
+    assert code == 2 and "the blas engine cannot train this: eta*lmbda/n = 1" in err

@@ -152,6 +152,28 @@ def regularization_reason(regularization, known):
     return None
 
 
+def decay_reason(step, eta):
+    """Why a fast engine's lazy L2 decay (every weight kept as W = s V, s scaled
+    by 1 - eta lmbda / n each step) cannot run at ``eta``: a factor <= 0
+    (tiny training sets, large eta or lambda) would zero or flip the scale."""
+    from ..regularization import L2
+    if not isinstance(step.regularization, L2):
+        return None
+    rate = eta * step.regularization.lmbda / step.n
+    return (f"eta*lmbda/n = {rate:g} >= 1 makes the L2 decay factor 1 - eta*lmbda/n <= 0, "
+            "which the fast engines' lazy decay cannot represent") if rate >= 1 else None
+
+
+def check_decay(step, eta):
+    """Refuse (ConfigError) a step at ``eta`` the lazy decay cannot compute:
+    a schedule raised the learning rate that far during the run."""
+    reason = decay_reason(step, eta)
+    if reason:
+        from ..errors import ConfigError
+        raise ConfigError(f"the learning rate grew to {eta:g}, where {reason}; "
+                          "use --engine reference")
+
+
 def reference_only_reason(step, *, dropout=False, constraint=False, augment=False):
     """Why the step uses a piece the engine does not run (those passed False):
     e.g. "dropout, max-norm run on the reference step"; None if none."""

@@ -23,8 +23,8 @@ from ..activations import Linear, ReLU, Sigmoid, Softmax, Tanh
 from ..costs import QuadraticCost
 from ..optimizers import SGD
 from ..regularization import L1, L2, NoRegularization
-from .base import (Engine, network_reason, optimizer_reason, reference_only_reason,
-                   regularization_reason)
+from .base import (Engine, check_decay, decay_reason, network_reason, optimizer_reason,
+                   reference_only_reason, regularization_reason)
 
 SIMD = 16
 # Below this mini-batch size one compiled call per epoch beats BLAS calls per
@@ -63,6 +63,7 @@ class NumbaEngine(Engine):
                 or optimizer_reason(step.optimizer, {SGD: {"eta"}})
                 or regularization_reason(step.regularization, (NoRegularization, L1, L2))
                 or reference_only_reason(step)
+                or decay_reason(step, step.optimizer.eta)
                 or (None if numba_available() else "numba cannot be imported"))
 
     @classmethod
@@ -107,6 +108,7 @@ class NumbaEngine(Engine):
         lmbda = getattr(self.step.regularization, "lmbda", 0.0)
         for start, stop in spans:
             eta = float(self.step.optimizer.eta)
+            check_decay(self.step, eta)
             self._load()
             bad = self.kernel.sgd_batches(self.masks, x, self.y, order, start, stop, self.m,
                                           self.wts, self.bs, self.kinds, self.widths,
