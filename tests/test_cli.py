@@ -36,11 +36,15 @@ def test_train_on_idx_dataset_writes_model_and_metrics(idx_dir, tmp_path, capsys
     assert code == 0, err
     # the first run in a process without Numba's cache also announces the compilation
     lines = [line for line in out.splitlines() if not line.startswith("compiling the ")]
-    assert lines[0].startswith("epoch 1/5") and "test accuracy" in lines[0]
-    assert lines[5].startswith("test accuracy: ")
+    assert lines[0] == "each epoch: cost+L2 and accuracy on the train(ing) and test data"
+    assert lines[2].startswith("epoch 1/5  train ") and "%  test " in lines[2]
+    assert lines[7] == "weights: epoch 5, the last"
+    assert lines[8].startswith("test accuracy: ")
     doc = json.loads(metrics.read_text())
     assert set(doc) == {"config", "engine", "epochs", "test_accuracy", "stop_reason",
-                        "best_epoch", "best_evaluation_accuracy"}
+                        "best_epoch", "best_evaluation_accuracy", "weights_epoch",
+                        "weights_restored"}
+    assert doc["weights_epoch"] == 5 and doc["weights_restored"] is False
     assert doc["stop_reason"] is None and doc["best_epoch"] is None   # evaluated on test
     assert doc["engine"]["name"] == "numba" and "engine: numba (compiled kernel, sparse inputs)" in lines
     assert doc["config"]["seed"] == 3 and doc["config"]["sizes"] == [64, 10, 4]

@@ -102,8 +102,8 @@ def test_epochlog_prints_the_command_lines_line_on_a_terminal(tiny_data, capsys)
     train(Network([4, 8, 3], seed=0), tiny_data, 2, 10, SGD(0.5), evaluation=tiny_data,
           callbacks=[Monitor(evaluation_accuracy=True), notebook.EpochLog()])
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 2 and lines[1].startswith("epoch 2/2  train ")
-    assert "validation accuracy" in lines[1]
+    assert lines[0] == "each epoch: accuracy on the valid(ation) data"   # the legend, once
+    assert len(lines) == 4 and lines[3].startswith("epoch 2/2  valid ")
 
 
 def test_tail_keeps_the_last_lines_in_one_output(capsys):
@@ -290,7 +290,8 @@ def test_the_notebook_shows_widgets_plots_and_few_lines(executed):
     assert "earlier lines not shown" in overfit and len(overfit.splitlines()) <= 8
     neurons = executed["neurons"]
     assert widget in mimes(neurons)                           # tqdm.auto: a widget here
-    epoch_lines = [o for o in neurons.outputs if o.output_type == "display_data"
-                   and o.data.get("text/plain", "").startswith("epoch ")
-                   and "validation accuracy" in o.data["text/plain"]]
-    assert [o.data["text/plain"].split()[1] for o in epoch_lines] == ["3/3", "3/3"]
+    epoch_lines = [o.data["text/plain"].splitlines()[-1] for o in neurons.outputs
+                   if o.output_type == "display_data"
+                   and o.data.get("text/plain", "").startswith("each epoch: ")]
+    assert [line.split()[1] for line in epoch_lines] == ["3/3", "3/3"]
+    assert all("  valid " in line for line in epoch_lines)

@@ -84,7 +84,8 @@ def test_full_batch_run_counts_iterations_and_writes_the_metrics_schema(idx_dir,
                                   "--monitor", "training-cost,evaluation-accuracy",
                                   "--metrics-out", str(metrics)), capsys)
     assert code == 0, err
-    lines = out.splitlines()
+    assert out.startswith("each iteration: cost+L2 and accuracy")     # the legend, then
+    lines = out.splitlines()[2:]
     assert [line.split()[1] for line in lines[:4]] == ["1/4", "2/4", "3/4", "4/4"]
     assert all(line.startswith("iteration ") for line in lines[:4])
     assert "engine: full-batch (lbfgs needs the whole training set)" in out

@@ -109,7 +109,7 @@ def test_the_output_path_is_checked_before_any_metrics_are_read(tmp_path, capsys
     missing = str(tmp_path / "missing.json")
     (tmp_path / "dir.png").mkdir()
     for out, why in (("p.jpg", ".png or .svg"), (str(tmp_path / "no" / "p.png"), "does not exist"),
-                     (str(tmp_path / "dir.png"), "is a folder")):
+                     (str(tmp_path / "dir.png"), "not a regular file (a directory)")):
         assert main(["plot", missing, "--out", out]) == 2
         err = capsys.readouterr().err
         assert why in err and "missing.json" not in err, err

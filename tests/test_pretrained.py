@@ -76,7 +76,7 @@ def test_predict_without_a_model_uses_the_shipped_one_and_says_so(tmp_path, caps
     img = seven(tmp_path / "seven.png")
     assert main(["predict", str(img)]) == 0
     out, err = capsys.readouterr()
-    assert err.strip() == pretrained.describe()
+    assert err.strip() == f"nndl: {pretrained.describe()}"
     assert len(err.strip().splitlines()) == 1
     assert out.startswith(f"{img}: 7  (")
 
@@ -91,7 +91,7 @@ def test_playground_without_a_model_shows_the_shipped_one(tmp_path, capsys):
     out = tmp_path / "p.html"
     assert main(["playground", "--out", str(out)]) == 0
     o, err = capsys.readouterr()
-    assert err.strip() == pretrained.describe()
+    assert err.strip() == f"nndl: {pretrained.describe()}"
     assert pretrained.NAME in o
     data = out.read_text().split("id='nndl-data'>")[1].split("</script>")[0]
     model = json.loads(data)["model"]

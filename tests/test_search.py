@@ -162,7 +162,7 @@ def test_small_sqlite_search_completes_and_its_best_config_reruns(tmp_path, idx_
                              capsys)
     assert code == 0, err
     last_epoch_line = [line for line in out.splitlines() if line.startswith("epoch")][-1]
-    assert f"validation accuracy {best.value:.2%}" in last_epoch_line
+    assert f" {best.value:.2%}  " in last_epoch_line     # 'valid COST ACCURACY  TIME'
     # a later report reuses the test accuracy measured once, and adds no trial
     code, again, err = run_cli(["search", "--storage", db, "--out", out_dir], capsys)
     assert code == 0 and len(trials_in(str(db))) == 6

@@ -32,7 +32,8 @@ def test_cli_techniques_record_eta_stop_reason_and_best_epoch(idx_dir, tmp_path,
     pts = doc["monitor_points"]
     assert [p["images_seen"] for p in pts[:3]] == [100, 200, 300]
     assert all(p["accuracy"] * 20 == round(p["accuracy"] * 20) for p in pts)
-    assert "stopped: learning-rate schedule" in out and "best epoch:" in out
+    assert "stopped: learning-rate schedule" in out
+    assert f"weights: epoch {doc['best_epoch'] + 1}, the best valid" in out   # early stopping's
     assert "eta 0.5" in out
 
 

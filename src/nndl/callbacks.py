@@ -386,3 +386,55 @@ class TimeLimit:
         if now - self.start + max(self.recent) > self.seconds and state.epoch + 1 < state.epochs:
             state.stop = (f"time limit: another epoch would end after "
                           f"{self.seconds / 60:g} minutes")
+
+
+class EpochPrinter:
+    """Print one summary line per epoch, under a line saying what the
+    columns are; a line fits in 80 columns with all four quantities
+    monitored (and eta, with a schedule)::
+
+        each epoch: cost+L2 (the cost with the regularisation term, as training minimises it) ...
+        epoch  3/30  train 0.4567 95.12%  valid 0.8700 96.49%  12s
+    """
+
+    SHORT = {"validation": "valid", "test": "test"}
+
+    def __init__(self, evaluate_on, show_eta=False):
+        self.evaluate_on = evaluate_on
+        self.show_eta = show_eta
+        self.header = False
+
+    def legend(self, r, unit="epoch"):
+        """The lines saying what the numbers of record ``r`` are (``unit``:
+        epoch, or iteration for a full-batch optimiser)."""
+        sets = [name for name, key in (("train", "training"),
+                                       (self.SHORT[self.evaluate_on], "evaluation"))
+                if f"{key}_cost" in r or f"{key}_accuracy" in r]
+        named = {"train": "train(ing)", "valid": "valid(ation)", "test": "test"}
+        what = [w for w, k in (("cost+L2", "_cost"), ("accuracy", "_accuracy"))
+                if any(key.endswith(k) for key in r)]
+        time = "time: since the start" if "wall_seconds" in r else f"time: of the {unit}"
+        if not sets:
+            return f"each {unit}: {time}"
+        text = f"each {unit}: {' and '.join(what)} on the {' and '.join(named[s] for s in sets)} data"
+        cost = "cost+L2: the cost with the regularisation term; " if "cost+L2" in what else ""
+        return f"{text}\n  {cost}{time}"
+
+    def on_epoch_end(self, state):
+        """Print the epoch's monitored quantities and time."""
+        r = state.history[-1]
+        unit = "iteration" if state.engine == "full-batch" else "epoch"
+        if not self.header:
+            print(self.legend(r, unit), flush=True)
+            self.header = True
+        parts = [f"{unit} {r['epoch'] + 1:>{len(str(state.epochs))}}/{state.epochs}"]
+        if self.show_eta:
+            parts.append(f"eta {r['eta']:g}")
+        for name, key in (("train", "training"), (self.SHORT[self.evaluate_on], "evaluation")):
+            numbers = ([f"{r[key + '_cost']:.4f}"] if key + "_cost" in r else []) + \
+                      ([f"{r[key + '_accuracy']:.2%}"] if key + "_accuracy" in r else [])
+            if numbers:
+                parts.append(f"{name} {' '.join(numbers)}")
+        seconds = r["wall_seconds"] if "wall_seconds" in r else r["train_seconds"]
+        parts.append(f"{seconds:.0f}s" if seconds >= 10 else f"{seconds:.1f}s")
+        print("  ".join(parts), flush=True)

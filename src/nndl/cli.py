@@ -191,34 +191,53 @@ def build_parser():
     r.add_argument("--out", default="reproduction", help="output folder (default: reproduction)")
     r.set_defaults(handler=cmd_reproduce)
 
-    rep = sub.add_parser("report", help="gather reproduced results into one HTML and Markdown page")
+    rep = sub.add_parser("report", help="gather reproduced results into one HTML and Markdown page",
+                         description="Read every OUT/NAME/metrics.json that 'nndl reproduce' "
+                         "wrote and write OUT/report.html and OUT/report.md: each experiment's "
+                         "claims with the book's number beside ours, its verdict and its plots. "
+                         "An unreadable metrics file is skipped with a warning.")
     rep.add_argument("--out", default="reproduction",
                      help="the folder 'nndl reproduce' wrote to (default: reproduction)")
     rep.set_defaults(handler=cmd_report)
+
+    from .completion import SHELLS
+    c = sub.add_parser("completion", help="print a shell completion script (bash or zsh)",
+                       description="Print a completion script for the nndl command, made "
+                       "from this version's own flags.  Load it with "
+                       "eval \"$(nndl completion bash)\" in ~/.bashrc (or zsh and ~/.zshrc).")
+    c.add_argument("shell", choices=SHELLS)
+    c.set_defaults(handler=cmd_completion)
     return parser
+
+
+def cmd_completion(args):
+    """Print the completion script for the shell asked for."""
+    from .completion import script
+    sys.stdout.write(script(build_parser(), args.shell))
+    return 0
 
 
 # ------------------------------------------------------------------- train
 def cmd_train(args):
     """Train a network as the flags say; print one line per epoch and the
     final test accuracy; optionally save the model and the metrics."""
-    from .persistence import save
-
     from . import engines
-    from .callbacks import WallClock
-    from .run import measure_test_accuracy, run_summary, write_metrics
+    from .callbacks import EpochPrinter, WallClock
+    from .run import measure_test_accuracy, run_summary, save_outputs
 
     started = time.perf_counter()
     engines.LEAN_NUMBA = True      # this process runs only nndl: see the function's docstring
     config = run_config(args)
     run = build_run(config)
+    if config.seed is None and config.resume is None:     # resuming: the checkpoint's seed
+        print(f"seed: {run.config.seed} (drawn; --seed {run.config.seed} repeats this run)",
+              flush=True)
     printer = EpochPrinter(config.evaluate_on, show_eta=config.lr_schedule is not None)
     state = run.train([WallClock(started), printer])
     summary = run_summary(run, state)
     if summary["stop_reason"]:
         print(f"stopped: {summary['stop_reason']}")
-    if summary["best_epoch"] is not None:
-        print(f"best epoch: {summary['best_epoch'] + 1}")
+    print(weights_line(summary, config.evaluate_on))
     test_accuracy = None
     if config.test:
         test_accuracy = measure_test_accuracy(run)
@@ -226,13 +245,25 @@ def cmd_train(args):
         print(f"test accuracy: {test_accuracy:.2%} ({round(test_accuracy * n_test)} "
               f"/ {n_test})")
     print(f"engine: {state.engine} ({state.engine_reason})")
-    if config.save:
-        save(run.network, config.save)
+    written = save_outputs(run, state, test_accuracy, summary,
+                           sources={k: getattr(args, k, None) for k in SOURCE_OPTIONS})
+    if config.save in written:
         print(f"saved network to {config.save}")
-    if config.metrics_out:
-        write_metrics(config.metrics_out, run, state, test_accuracy, summary,
-                      sources={k: getattr(args, k, None) for k in SOURCE_OPTIONS})
     return 0
+
+
+def weights_line(summary, evaluate_on):
+    """Which epoch's weights the network holds, counted from 1 as the epoch
+    lines are, and the best epoch when it is another."""
+    epoch = summary["weights_epoch"]
+    if summary["weights_restored"]:
+        return (f"weights: epoch {epoch}, the best {evaluate_on} accuracy "
+                f"({summary['best_evaluation_accuracy']:.2%}), restored by early stopping")
+    line = f"weights: epoch {epoch}, the last" if epoch else "weights: untrained (no epoch ran)"
+    if summary["best_epoch"] is not None and summary["best_epoch"] + 1 != epoch:
+        line += (f"; the best {evaluate_on} accuracy was epoch {summary['best_epoch'] + 1}'s "
+                 f"({summary['best_evaluation_accuracy']:.2%})")
+    return line
 
 
 def parse_transforms(specs):
@@ -246,34 +277,6 @@ def parse_transforms(specs):
     for w in caught:
         print(f"nndl: warning: {w.message}", file=sys.stderr)
     return transform
-
-
-class EpochPrinter:
-    """Print one summary line per epoch."""
-
-    def __init__(self, evaluate_on, show_eta=False):
-        self.evaluate_on = evaluate_on
-        self.show_eta = show_eta
-
-    def on_epoch_end(self, state):
-        """Print the epoch's timing and monitored quantities."""
-        r = state.history[-1]
-        unit = "iteration" if state.engine == "full-batch" else "epoch"
-        parts = [f"{unit} {r['epoch'] + 1:>{len(str(state.epochs))}}/{state.epochs}",
-                 f"train {r['train_seconds']:.2f}s"]
-        if self.show_eta:
-            parts.append(f"eta {r['eta']:g}")
-        if "training_cost" in r:
-            parts.append(f"training cost {r['training_cost']:.4f}")
-        if "training_accuracy" in r:
-            parts.append(f"training accuracy {r['training_accuracy']:.2%}")
-        if "evaluation_cost" in r:
-            parts.append(f"{self.evaluate_on} cost {r['evaluation_cost']:.4f}")
-        if "evaluation_accuracy" in r:
-            parts.append(f"{self.evaluate_on} accuracy {r['evaluation_accuracy']:.2%}")
-        if "wall_seconds" in r:
-            parts.append(f"elapsed {r['wall_seconds']:.0f}s")
-        print("  ".join(parts), flush=True)
 
 
 # ----------------------------------------------------------------- lr-find
@@ -317,8 +320,10 @@ def cmd_lr_find(args):
 
     def report(eta, ok):
         curve = " -> ".join(f"{c:.4f}" for c in decreases.costs)
-        print(f"eta {eta:<8g} training cost {curve}  "
-              f"{'decreases' if ok else 'does not decrease'}", flush=True)
+        verdict = "decreases" if ok else "does not decrease"
+        if decreases.costs[-1] == float("inf"):
+            verdict += " (diverged)"
+        print(f"eta {eta:<8g} training cost {curve}  {verdict}", flush=True)
 
     with np.errstate(all="ignore"):              # a too-large eta may overflow: that is the point
         threshold = find_threshold(decreases, args.start, report)
@@ -360,7 +365,8 @@ def add_search_parser(sub):
     s.add_argument("--study", default="nndl-search", help="study name (default: nndl-search)")
     s.add_argument("--timeout", type=positive_float, default=None, metavar="S",
                    help="stop starting trials after S seconds")
-    s.add_argument("--seed", type=int, default=None, help="seed for the sampler")
+    s.add_argument("--seed", type=P.SAMPLER_SEED.argtype(), default=None,
+                   help="seed for the sampler (0 to 2**32-1)")
     s.add_argument("--worker", action="store_true",
                    help="join the study and run trials only (no report)")
     s.add_argument("--out", metavar="DIR", default=None,
@@ -384,6 +390,9 @@ def cmd_search(args):
     from .search.study import finished, open_storage, open_study, run_trials
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
+    out = Path(args.out or f"search-{args.study}")
+    if not args.worker:                  # what the report needs, checked before any trial
+        check_report_possible(out)
     space = Space.from_toml(args.space) if args.space else None
     storage = open_storage(args.storage, create=space is not None, study=args.study)
     study, space, settings = open_study(storage, args.study, space=space, trials=args.trials,
@@ -393,11 +402,28 @@ def cmd_search(args):
     target = settings["trials"]
     print(f"study {args.study!r}: {finished(study)} of {target} trials finished; "
           f"sampler {settings['sampler']}, pruner {settings['pruner']}", flush=True)
-    run_trials(study, objective, target, args.timeout, [Progress(target)])
+    try:
+        run_trials(study, objective, target, args.timeout, [Progress(target)])
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(f"the finished trials are stored in {args.storage}; rerun "
+                                "the same command to resume the search") from None
     if args.worker:
         return 0
-    report(study, objective, Path(args.out or f"search-{args.study}"), args.top)
+    report(study, objective, out, args.top)
     return 0
+
+
+def check_report_possible(out):
+    """Refuse a search whose report could not be written: an --out folder
+    that cannot be made or written, or no matplotlib for the plots."""
+    from .plot import pyplot
+    from .persistence import check_output_dir
+    check_output_dir(out, "--out")
+    try:
+        pyplot()
+    except ConfigError:
+        raise ConfigError("nndl search draws its plots with matplotlib, which is not "
+                          "installed: pip install 'nndl[plots]' (or run --worker)") from None
 
 
 # ---------------------------------------------------------------- evaluate
@@ -407,12 +433,16 @@ def cmd_evaluate(args):
     from .persistence import load
     net = load(args.model)
     data = getattr(load_dataset(args.dataset, validation_size=args.validation_size), args.on)
+    if net.classes is not None:                  # a --digits model: the same classes only
+        data = data.only_classes(net.classes)
+        print(f"classes: {','.join(map(str, net.classes))} ({len(data)} {args.on} images)")
     from .training import check_data
     check_data(net, data, args.on)
     acc = net.accuracy(data.images, data.labels)
     cost = net.total_cost(data.images, data.labels)
     print(f"{args.on} accuracy: {acc / len(data):.2%} ({acc} / {len(data)})")
-    print(f"{args.on} cost: {cost:.4f}")
+    print(f"{args.on} cost: {cost:.4f} (without the regularisation term; 'nndl train' "
+          "prints cost+L2, with it)")
     return 0
 
 
@@ -435,7 +465,7 @@ def cmd_predict(args):
     if args.model is None:
         from . import pretrained
         net = pretrained.load()
-        print(pretrained.describe(), file=sys.stderr, flush=True)
+        print(f"nndl: {pretrained.describe()}", file=sys.stderr, flush=True)
     else:
         net = load(args.model)
     if net.sizes[0] != 784:
@@ -451,8 +481,9 @@ def cmd_predict(args):
         seen.append(x)
         out = net.feedforward(x[None, :])[0].astype(np.float64)
         probs = out / out.sum() if out.sum() > 0 else np.full_like(out, 1 / len(out))
-        listing = " ".join(f"{d}:{p:.2f}" for d, p in enumerate(probs))
-        print(f"{path}: {int(out.argmax())}  ({listing})", flush=True)
+        labels = net.classes if net.classes is not None else range(len(probs))
+        listing = " ".join(f"{d}:{p:.2f}" for d, p in zip(labels, probs))
+        print(f"{path}: {labels[int(out.argmax())]}  ({listing})", flush=True)
     if args.show and seen:
         save_digit_png(np.array(seen), args.show)
     return status
@@ -467,6 +498,11 @@ def cmd_expand(args):
         raise ConfigError(f"--out must name a .npz file, got {args.out!r}")
     if args.preview is not None and not args.preview.endswith(".png"):
         raise ConfigError(f"--preview must name a .png file, got {args.preview!r}")
+    from .persistence import check_distinct, check_output_path
+    check_output_path(args.out, "--out")
+    if args.preview is not None:
+        check_output_path(args.preview, "--preview")
+    check_distinct({"--out": args.out, "--preview": args.preview})
     transform = parse_transforms(args.transform)
     splits = load_dataset(args.dataset, validation_size=args.validation_size)
     shape = square_shape(splits.training.images.shape[1])
@@ -510,7 +546,10 @@ def cmd_reproduce(args):
     if args.list:
         print(listing())
         return 0
-    for experiment in select(args.names):
+    experiments = select(args.names)
+    from .persistence import check_output_dir
+    check_output_dir(args.out, "--out")
+    for experiment in experiments:
         print(format_table(run_experiment(experiment, args.quick, args.seeds, args.out)), flush=True)
     return 0
 
@@ -552,8 +591,11 @@ def main(argv=None):
     except MemoryError:
         print("nndl: error: out of memory", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("nndl: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        # on a terminal the message starts on its own line, not after '^C' or a progress bar
+        start = "\n" if sys.stderr.isatty() else ""
+        hint = f"; {e.args[0]}" if e.args else ""
+        print(f"{start}nndl: interrupted{hint}", file=sys.stderr)
         return 130
 
 

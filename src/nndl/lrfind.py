@@ -18,6 +18,8 @@ cost); the command line (``nndl.cli``) wires them to ``nndl lr-find``.
 
 import math
 
+import numpy as np
+
 from .errors import ConfigError
 
 LOWEST, HIGHEST = 1e-6, 1e4      # give up outside these learning rates
@@ -68,15 +70,35 @@ def strictly_decreasing(costs):
             and all(b < a for a, b in zip(costs, costs[1:])))
 
 
+class _Costs:
+    """A callback collecting the training cost after each epoch."""
+
+    def __init__(self, before):
+        self.costs = [before]
+
+    def on_epoch_end(self, state):
+        self.costs.append(state.history[-1]["training_cost"])
+
+
 def cost_curve(config, splits, report=None):
     """Train a fresh network as the RunConfig ``config`` says on ``splits``;
     return the training cost before training and after each epoch
-    (regularisation term included)."""
+    (regularisation term included).
+
+    A try that diverges (``DivergenceError``: the numbers overflowed) ends
+    its curve with ``inf``: the cost did not decrease, which is what the
+    search is looking for, so it goes on rather than stopping.
+    """
+    from .errors import DivergenceError
     from .network import mean_cost
     from .run import build
 
     run = build(config, splits, report=report)
-    before = mean_cost(run.network, run.training.images, run.training.labels,
-                       run.regularization)
-    state = run.train()
-    return [before] + [r["training_cost"] for r in state.history]
+    with np.errstate(all="ignore"):              # a too-large eta may overflow: that is the point
+        collect = _Costs(mean_cost(run.network, run.training.images, run.training.labels,
+                                   run.regularization))
+    try:
+        run.train([collect])
+    except DivergenceError:
+        collect.costs.append(math.inf)
+    return collect.costs

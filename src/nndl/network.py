@@ -66,7 +66,13 @@ class Network:
     log-likelihood cost).  ``init`` is 'default' (N(0, 1/n_in) weights) or
     'large' (N(0, 1)).  ``dtype`` float32 is the fast default; float64 is
     what network2.py computes in.
+
+    ``classes`` says which label each output neuron stands for: None (the
+    default) for 0, 1, 2, ...; a list such as [3, 7] for a network trained
+    on some digits only (``--digits 3,7``), saved in its model file.
     """
+
+    classes = None
 
     def __init__(self, sizes, cost=CrossEntropyCost, *, hidden=Sigmoid,
                  output=None, init="default", dtype="float32", seed=None):

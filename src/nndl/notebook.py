@@ -2,7 +2,7 @@
 and the playground's widgets.
 
 * ``LivePlot`` -- a training callback that redraws accuracy and cost in the
-  cell after each epoch (``train``, ``network2.Network.SGD`` and
+  cell after each epoch (``train``, the book shim's ``SGD`` and
   ``NetworkClassifier.fit`` all take ``callbacks=``); on a terminal it does
   nothing.  Redraws are throttled so that drawing, including the final
   frame that is always drawn, takes at most ``budget`` (2%) of the training
@@ -208,11 +208,11 @@ class EpochLog:
     (the last epoch's) instead of hundreds; on a terminal each is printed."""
 
     def __init__(self, evaluate_on="validation", notebook=None):
-        from .cli import EpochPrinter
+        from .callbacks import EpochPrinter
         self.printer = EpochPrinter(evaluate_on)
         self.notebook = in_notebook() if notebook is None else notebook
         self.area = _Display() if self.notebook else None
-        self.line = None
+        self.line, self.legend = None, []
 
     def on_epoch_end(self, state):
         """Show this epoch's line."""
@@ -222,9 +222,10 @@ class EpochLog:
         buf = io.StringIO()
         with contextlib.redirect_stdout(buf):
             self.printer.on_epoch_end(state)
-        self.line = buf.getvalue().strip()
+        *legend, self.line = buf.getvalue().strip().splitlines()
+        self.legend = self.legend or legend       # the column legend, printed once
         from IPython.display import Pretty
-        self.area.show(Pretty(self.line))
+        self.area.show(Pretty("\n".join([*self.legend, self.line])))
 
 
 # -------------------------------------------------------------------- tail

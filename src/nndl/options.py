@@ -39,6 +39,9 @@ def read_toml(path):
         raise ConfigError(f"{path}: no such file") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {e.start}); a TOML file must be "
+                          "UTF-8") from None
     except OSError as e:
         raise ConfigError(f"{path}: {e.strerror or e}") from None
 

@@ -105,7 +105,8 @@ class Interval(Constraint):
             return f"{'>=' if left else '>'} {self.low:g}" if self.low is not None else "any"
         if self.low is None:
             return f"{'<=' if right else '<'} {self.high:g}"
-        return f"in {'[' if left else '('}{self.low:g}, {self.high:g}{']' if right else ')'}"
+        low, high = (f"{v:g}" if isinstance(v, float) else str(v) for v in (self.low, self.high))
+        return f"in {'[' if left else '('}{low}, {high}{']' if right else ')'}"
 
     def _why(self, v):
         return f": {self.above}" if self.above and not self._high_ok(v) else ""
@@ -432,3 +433,4 @@ POSITIVE = Interval(float, 0, None, closed="neither")
 FRACTION = Interval(float, 0, 1, closed="left")
 COUNT = Interval(int, 1, None, closed="left")
 NONNEGATIVE_COUNT = Interval(int, 0, None, closed="left")
+SAMPLER_SEED = Interval(int, 0, 2**32 - 1, closed="both")   # NumPy's legacy seeding, as Optuna's

@@ -1,7 +1,9 @@
 """Saving and loading networks as JSON.
 
 The format is network2.py's (``sizes``, ``weights``, ``biases``, ``cost``)
-plus a ``format``/``version`` header, the activations and the dtype.  Files
+plus a ``format``/``version`` header, the activations and the dtype, and,
+optionally, ``classes``: the label each output neuron stands for, for a
+network trained on some digits only (files without it load as 0, 1, ...).  Files
 written by the book's ``network2.save`` load too: they lack the header, and
 every layer is then sigmoid.
 
@@ -79,6 +81,7 @@ def to_dict(net):
         "dtype": np.dtype(net.dtype).name,
         "weights": [np.asarray(w).tolist() for w in net.weights],
         "biases": [np.asarray(b).tolist() for b in net.biases],
+        **({"classes": list(net.classes)} if net.classes is not None else {}),
     }
 
 
@@ -155,7 +158,21 @@ def from_dict(data, network_class=Network):
     except ConfigError as e:
         raise ModelFileError(str(e)) from None
     net.weights, net.biases = weights, biases
+    net.classes = _classes(data.get("classes"), sizes[-1])
     return net
+
+
+def _classes(classes, n_outputs):
+    """The optional ``classes`` field: the label of each output neuron
+    (distinct integers >= 0, one per output), or None when absent."""
+    if classes is None:
+        return None
+    if (not isinstance(classes, list) or len(classes) != n_outputs
+            or not all(type(c) is int and c >= 0 for c in classes)
+            or len(set(classes)) != len(classes)):
+        raise ModelFileError(f"'classes' must list {n_outputs} distinct labels >= 0 (one per "
+                             f"output neuron), got {_short(classes)}")
+    return classes
 
 
 def _arrays(values, key, shapes, dtype):

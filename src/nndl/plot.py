@@ -37,35 +37,36 @@ def parse_what(text):
     return tuple(dict.fromkeys(items))
 
 
-def check_plot_path(path):
+def check_plot_path(path, what="--out"):
     """Refuse, before any work, a plot path that cannot be written.
 
-    The name must end in .png or .svg (the two formats drawn), its folder
-    must exist and be writable, it must not be a folder itself, and
-    matplotlib must be installed -- so that ``nndl train --plot`` fails in a
-    second, not after the training it would otherwise lose.  Returns the
-    path as a ``Path``.
+    The name must end in .png or .svg (the two formats drawn), the path must
+    pass ``persistence.check_output_path`` (a writable folder, not a folder,
+    device, FIFO or socket itself; ``what`` names the flag in the message),
+    and matplotlib must be installed -- so that ``nndl train --plot`` fails
+    in a second, not after the training it would otherwise lose.  Returns
+    the path as a ``Path``.
     """
+    from .persistence import check_output_path
     path = Path(path)
     if path.suffix.lower() not in PLOT_SUFFIXES:
-        raise ConfigError(f"{path}: a plot must be a .png or .svg file")
-    if path.is_dir():
-        raise ConfigError(f"{path}: is a folder, not a file name for the plot")
-    folder = path.parent
-    if not folder.is_dir():
-        raise ConfigError(f"{path}: folder {folder} does not exist")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise ConfigError(f"{path}: folder {folder} is not writable")
-    if path.exists() and not os.access(path, os.W_OK):
-        raise ConfigError(f"{path}: exists and is not writable")
-    _pyplot()
+        raise ConfigError(f"{what} {path}: a plot must be a .png or .svg file")
+    check_output_path(path, what)
+    pyplot()
     return path
 
 
-def _pyplot():
-    """matplotlib's pyplot (Agg), or a one-line ConfigError naming the extra."""
-    from .experiments.common import pyplot
-    return pyplot()
+def pyplot():
+    """Return matplotlib's pyplot on the non-interactive Agg backend, or
+    raise ConfigError saying how to install it (every nndl figure is drawn
+    through this)."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise ConfigError("plots need matplotlib: pip install 'nndl[plots]'") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
 
 
 def load_run(source):
@@ -196,7 +197,7 @@ def plot_runs(metrics_docs_or_paths, out, what=QUANTITIES, labels=None):
 
 def _draw(runs, labels, panels, fmt):
     """Return the figure's bytes in ``fmt`` ('png' or 'svg')."""
-    plt = _pyplot()
+    plt = pyplot()
     from matplotlib.lines import Line2D
     fig, axes = plt.subplots(1, len(panels), figsize=(6.4 * len(panels), 4.6), dpi=100,
                              squeeze=False)

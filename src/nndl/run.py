@@ -78,15 +78,17 @@ class RunConfig:
         "mnist (fetched and verified), idx:DIR (MNIST-format IDX files), "
         "or a path to a book-format .pkl.gz (default: mnist)")
     validation_size: int = option(
-        10000, P.NONNEGATIVE_COUNT,
+        None, P.NONNEGATIVE_COUNT,
         "for IDX datasets: training images kept back, from the end, "
-        "as validation data (default: 10000, as the book)")
+        "as validation data (default: 10000, as the book); mnist, .pkl.gz "
+        "and .npz data keep their own split and refuse another size")
     sizes: tuple = option(
         None, P.Sizes(),
         "layer sizes, input first (default: 784,30,10; with --digits the "
         "output layer has one neuron per digit)")
     epochs: int = option(30, P.NONNEGATIVE_COUNT,
-                         "default: 30; with a full-batch --optimizer (lbfgs, bfgs, cg, "
+                         "default: 30 (0 trains nothing: the initial network is measured "
+                         "and saved); with a full-batch --optimizer (lbfgs, bfgs, cg, "
                          "newton) each epoch is one iteration on the whole training set")
     batch_size: int = option(None, P.COUNT,
                              f"mini-batch size (default: {DEFAULT_BATCH_SIZE}; not for the "
@@ -382,18 +384,29 @@ class Run:
                  + ([DivergenceCheck()] if check_divergence else [])
                  + [*self.steering, *callbacks])
         start, history = self._checkpointing(chain)
-        with np.errstate(over="ignore", invalid="ignore"):   # DivergenceCheck reports it
-            if c.full_batch():
-                from .fullbatch import minimize
-                return minimize(self.network, self.training, c.epochs, self.optimizer,
-                                regularization=self.regularization, evaluation=self.evaluation,
-                                callbacks=chain, start_epoch=start, history=history)
-            return train(self.network, self.training, c.epochs,
-                         self.resolved["batch_size"], self.optimizer,
-                         regularization=self.regularization, evaluation=self.evaluation,
-                         callbacks=chain, dropout=self.dropout, constraint=self.constraint,
-                         augment=self.augment, start_epoch=start, history=history,
-                         engine=c.engine, device=c.device, report=self.report)
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):   # DivergenceCheck reports it
+                if c.full_batch():
+                    from .fullbatch import minimize
+                    return minimize(self.network, self.training, c.epochs, self.optimizer,
+                                    regularization=self.regularization,
+                                    evaluation=self.evaluation, callbacks=chain,
+                                    start_epoch=start, history=history)
+                return train(self.network, self.training, c.epochs,
+                             self.resolved["batch_size"], self.optimizer,
+                             regularization=self.regularization, evaluation=self.evaluation,
+                             callbacks=chain, dropout=self.dropout, constraint=self.constraint,
+                             augment=self.augment, start_epoch=start, history=history,
+                             engine=c.engine, device=c.device, report=self.report)
+        except KeyboardInterrupt:
+            if progress.bar is not None:     # clear the bar's line: the message gets its own
+                progress.bar.close()
+            directory = c.resume or c.checkpoint
+            if directory is None:
+                raise
+            raise KeyboardInterrupt(              # how to go on: the message says it
+                f"the last finished epoch is checkpointed in {directory}; continue with "
+                f"the same options and --resume {directory}") from None
 
     def record(self):
         """The run's settings as recorded in metrics files: every option, with
@@ -447,6 +460,48 @@ class Run:
         return start, history
 
 
+def output_paths(config):
+    """The files a run writes, as {flag: path} (None where not asked for)."""
+    return {"--save": config.save, "--metrics-out": config.metrics_out}
+
+
+def check_outputs(config, others=None):
+    """Refuse, before any work, an output the run could not write: a folder
+    that is missing or read-only, a device, FIFO or socket, two outputs that
+    are the same file (``--save X --metrics-out X``), or a ``checkpoint`` /
+    ``resume`` folder that cannot be written.  ``others`` ({flag: path})
+    adds the caller's outputs (``nndl train --plot``) to the comparison.
+    Raises ``OutputError`` naming the flag and the path."""
+    from .persistence import check_distinct, check_output_dir, check_output_path
+    files = {**output_paths(config), **(others or {})}
+    for what, path in files.items():
+        if path is not None:
+            check_output_path(path, what)
+    folders = {"--checkpoint": config.checkpoint, "--resume": config.resume}
+    for what, path in folders.items():
+        if path is not None:
+            check_output_dir(path, what)
+    check_distinct({**files, "--checkpoint": config.checkpoint or config.resume})
+
+
+def draw_seed():
+    """A fresh seed for a run not given one, so that it can be repeated."""
+    return int(np.random.SeedSequence().generate_state(1)[0])
+
+
+def with_seed(config):
+    """``config`` with a seed: its own, the checkpoint's when resuming
+    without one, else a new one drawn by ``draw_seed``."""
+    if config.seed is not None:
+        return config
+    if config.resume:
+        from .checkpoint import has_checkpoint, load_checkpoint
+        if has_checkpoint(config.resume):     # its seed (None from a checkpoint of nndl 0.1)
+            return config.replace(seed=load_checkpoint(config.resume).manifest["config"]
+                                  .get("seed"))
+    return config.replace(seed=draw_seed())
+
+
 def build(config, splits=None, *, network=None, optimizer=None, augment=None, report=None):
     """Assemble the run ``config`` describes; return a ``Run``.
 
@@ -456,11 +511,16 @@ def build(config, splits=None, *, network=None, optimizer=None, augment=None, re
     and cost are then the run's), ``optimizer`` continues with an optimiser's
     state, ``augment`` supplies the mini-batches instead of the ``expand``
     specs.  ``report`` (e.g. ``print``) receives one-line notices: the fast
-    monitor's measurements, resuming.
+    monitor's measurements, resuming.  Outputs are checked first
+    (``check_outputs``), and a config without a seed gets one
+    (``with_seed``): ``Run.config.seed`` says which, and the metrics file
+    records it.
     """
+    check_outputs(config)
     from .engines.torch_engine import check_device
     check_device(config.engine, config.device)   # PyTorch and the GPU, before any data
-    splits, sizes = _data(config, splits, network)
+    config = with_seed(config)
+    splits, sizes, n_validation = _data(config, splits, network)
     training = splits.training.subset(config.train_size) if config.train_size \
         else splits.training
     evaluation = splits.validation if config.evaluate_on == "validation" else splits.test
@@ -472,6 +532,8 @@ def build(config, splits=None, *, network=None, optimizer=None, augment=None, re
         evaluation = None if not config.needs_evaluation() else evaluation
     cost = network.cost.name if network is not None else config.resolved_cost()
     net = network if network is not None else make_network(config, sizes, cost)
+    if network is None and config.digits:
+        net.classes = list(config.digits)         # recorded in the model file
     lmbda = config.lmbda
     if config.lmbda_per_example is not None:
         from .regularization import lmbda_for
@@ -486,7 +548,7 @@ def build(config, splits=None, *, network=None, optimizer=None, augment=None, re
                make_regularization(config.regularization, lmbda), dropout, constraint, augment,
                steering_callbacks(config, report),
                {"cost": cost, "sizes": list(net.sizes), "lmbda": lmbda,
-                **config.resolved_optimizer()}, report)
+                **config.resolved_optimizer(), "validation_size": n_validation}, report)
 
 
 def make_network(config, sizes, cost=None):
@@ -499,10 +561,12 @@ def make_network(config, sizes, cost=None):
 
 
 def _data(config, splits, network):
-    """The data (loaded unless given), with ``digits`` applied, and the layer sizes."""
+    """The data (loaded unless given), with ``digits`` applied, the layer
+    sizes, and the number of validation images before ``digits``."""
     from .data import Splits, load_dataset
     if splits is None:
         splits = load_dataset(config.dataset, validation_size=config.validation_size)
+    n_validation = len(splits.validation)
     sizes = list(network.sizes) if network is not None else \
         list(config.sizes) if config.sizes else None
     if config.digits:
@@ -523,7 +587,7 @@ def _data(config, splits, network):
                               f"the label{'s' if len(missing) > 1 else ''} "
                               f"{', '.join(map(str, missing))} (the training labels are "
                               f"{_ranges(sorted(present))})")
-    return splits, sizes or [784, DEFAULT_HIDDEN, 10]
+    return splits, sizes or [784, DEFAULT_HIDDEN, 10], n_validation
 
 
 def _ranges(labels):
@@ -588,8 +652,15 @@ def make_expander(specs, seed):
 
 # ------------------------------------------------------------------ results
 def run_summary(run, state):
-    """Return stop_reason, best_epoch, best_evaluation_accuracy and the fast
-    monitor's points, for the printout and the metrics file."""
+    """Return stop_reason, best_epoch, best_evaluation_accuracy, which
+    epoch's weights the network holds, and the fast monitor's points, for
+    the printout and the metrics file.
+
+    ``best_epoch`` indexes the history (counted from 0, as each record's
+    ``epoch``); ``weights_epoch`` is counted from 1, as the console prints
+    epochs: the best epoch's when early stopping restored its weights
+    (``weights_restored``), else the last epoch trained (0: none).
+    """
     best_epoch = best_accuracy = None
     trackers = [cb for cb in run.steering if getattr(cb, "tracker", None) is not None]
     if trackers:
@@ -600,8 +671,12 @@ def run_summary(run, state):
         accs = [r["evaluation_accuracy"] for r in state.history]
         best_epoch = int(np.argmax(accs))
         best_accuracy = accs[best_epoch]
+    restored = any(getattr(cb, "restore_best", False) for cb in run.steering)
     summary = {"stop_reason": state.stop, "best_epoch": best_epoch,
-               "best_evaluation_accuracy": best_accuracy}
+               "best_evaluation_accuracy": best_accuracy,
+               "weights_epoch": (best_epoch if restored and best_epoch is not None
+                                 else len(state.history) - 1) + 1,
+               "weights_restored": restored and best_epoch is not None}
     points = [p for cb in run.steering for p in getattr(cb, "points", [])]
     if points:
         summary["monitor_points"] = points
@@ -612,6 +687,40 @@ def measure_test_accuracy(run):
     """The trained network's accuracy on the test set (a fraction)."""
     test = run.splits.test
     return run.network.accuracy(test.images, test.labels) / len(test)
+
+
+def save_outputs(run, state, test_accuracy=None, summary=None, sources=None):
+    """Save the network (``config.save``) and write the metrics
+    (``config.metrics_out``); return the paths written.
+
+    A write that fails anyway (a full disk, a folder removed during
+    training) does not stop the other; the trained network, unless it was
+    saved, is kept by ``persistence.save_fallback``, and ``OutputError``
+    says what failed and where the network is.
+    """
+    from .errors import NNDLError, OutputError
+    from .persistence import save, save_fallback
+    c = run.config
+    writers = {"--save": (c.save, lambda: save(run.network, c.save)),
+               "--metrics-out": (c.metrics_out, lambda: write_metrics(
+                   c.metrics_out, run, state, test_accuracy, summary, sources))}
+    written, failures = [], []
+    for what, (path, write) in writers.items():
+        if path is None:
+            continue
+        try:
+            write()
+            written.append(path)
+        except (OSError, NNDLError) as e:
+            reason = str(e) if isinstance(e, NNDLError) else (e.strerror or str(e))
+            failures.append(f"{what} {reason}" if reason.startswith(f"{path}:")
+                            else f"{what} {path}: {reason}")
+    if failures:
+        if c.save not in written:
+            kept = save_fallback(run.network, c.save or "model.json")
+            failures.append(f"the trained network is kept in {kept}")
+        raise OutputError("; ".join(failures))
+    return written
 
 
 def write_metrics(path, run, state, test_accuracy, summary=None, sources=None):

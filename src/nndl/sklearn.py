@@ -30,6 +30,26 @@ OPTIMIZER_OPTIONS = tuple(f.name for f in fields(RunConfig) if f.metadata["appli
                           and f.name not in ("eta", "momentum", "nesterov"))
 
 
+class InputScaleWarning(UserWarning):
+    """The inputs are far outside 0..1: the network will hardly learn."""
+
+
+#: Inputs beyond this magnitude saturate sigmoid neurons from the first step.
+SCALE_LIMIT = 10.0
+
+
+def warn_if_unscaled(X):
+    """Warn (``InputScaleWarning``) if ``X`` reaches beyond +-SCALE_LIMIT."""
+    import warnings
+    peak = float(np.abs(X).max(initial=0.0))
+    if peak > SCALE_LIMIT:
+        warnings.warn(InputScaleWarning(
+            f"X reaches {peak:g}: scale the inputs to about 0..1 (e.g. divide pixels by "
+            "their maximum, or use sklearn.preprocessing.MinMaxScaler); on values this "
+            "large the neurons saturate and the network learns next to nothing"),
+            stacklevel=3)
+
+
 class NetworkClassifier(ClassifierMixin, BaseEstimator):
     """A feedforward network classifier trained by mini-batch SGD (or any
     ``nndl train --optimizer``).
@@ -61,6 +81,13 @@ class NetworkClassifier(ClassifierMixin, BaseEstimator):
     are refused, not ignored.  (nndl 0.1.0's defaults were the
     chapter's: 30 sigmoid neurons, sigmoid outputs, eta 0.5, no momentum,
     mini-batches of 10, 30 epochs.)
+
+    The inputs should be scaled to about 0..1, as MNIST's pixels are: on raw
+    pixel values (0..255, or 0..16 in ``load_digits``) sigmoid neurons
+    saturate and the network learns nothing, so ``fit`` and ``partial_fit``
+    warn (``InputScaleWarning``) when X reaches beyond +-10; they do
+    not rescale it themselves (a ``MinMaxScaler`` in a ``Pipeline`` does).
+    ``epochs`` must be at least 1 for ``fit``.
 
     Fitted attributes: ``classes_``, ``n_features_in_``, ``network_``,
     ``n_iter_`` (epochs trained) and ``best_epoch_`` (with early stopping).
@@ -115,6 +142,10 @@ class NetworkClassifier(ClassifierMixin, BaseEstimator):
         if len(self.classes_) < 2:
             raise ValueError(f"a classifier needs at least 2 classes; the data has only "
                              f"one class ({self.classes_[0]!r})")
+        if isinstance(self.epochs, bool) or not isinstance(self.epochs, (int, np.integer)) \
+                or self.epochs < 1:
+            raise ValueError(f"epochs must be an integer >= 1, got {self.epochs!r}")
+        warn_if_unscaled(X)
         self._start(X.shape[1])
         training, evaluation = self._split(Dataset(X, y))
         run, state = self._train(training, self.epochs, evaluation, callbacks)
@@ -139,6 +170,7 @@ class NetworkClassifier(ClassifierMixin, BaseEstimator):
             self.best_epoch_ = None
         elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
             raise ValueError(f"classes={classes!r} differs from the first call's {self.classes_!r}")
+        warn_if_unscaled(X)
         unknown = np.setdiff1d(y, self.classes_)
         if unknown.size:
             raise ValueError(f"labels {unknown!r} are not in classes {self.classes_!r}")

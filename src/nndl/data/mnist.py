@@ -96,7 +96,7 @@ _SPECS = ("expected 'mnist', 'idx:DIR', a directory of IDX files, a .pkl.gz file
 
 
 def load_dataset(spec: str | os.PathLike | None = None, *,
-                 validation_size: int = 10000) -> Splits:
+                 validation_size: int | None = None) -> Splits:
     """Load the data set named by ``spec``, as the command line's ``--data`` does.
 
     ``None`` or ``"mnist"``: :func:`load_mnist`.  ``"idx:DIR"`` or a
@@ -106,15 +106,30 @@ def load_dataset(spec: str | os.PathLike | None = None, *,
     size of the book's must also have its SHA-256 (and is then loaded, and
     cached, as MNIST).  A ``.npz`` file: the six arrays of
     :func:`~nndl.data.dataset.save_npz`, as ``nndl expand`` writes them.
+
+    ``validation_size`` (default 10000, as the book) chooses the split of
+    IDX data only: MNIST, a ``.pkl.gz`` and a ``.npz`` come with their own
+    validation set, and a different size for them is refused
+    (``DataError``) rather than silently ignored.
     """
-    if spec is None or str(spec) == "mnist":
+    text = "mnist" if spec is None else os.fspath(spec)
+    if text.startswith("idx:") or (text != "mnist" and Path(text).is_dir()):
+        directory = text[4:] if text.startswith("idx:") else text
+        return load_idx_dir(directory, 10000 if validation_size is None else validation_size)
+    splits = _load_split(text)
+    if validation_size is not None and validation_size != len(splits.validation):
+        raise DataError(f"--validation-size {validation_size}: {text} comes with its own "
+                        f"{len(splits.validation)} validation images; the split can be chosen "
+                        "for IDX data (idx:DIR) only")
+    return splits
+
+
+def _load_split(text: str) -> Splits:
+    """MNIST, a book-format ``.pkl.gz`` or an ``nndl expand`` ``.npz``: data
+    that comes already split."""
+    if text == "mnist":
         return load_mnist()
-    text = os.fspath(spec)
-    if text.startswith("idx:"):
-        return load_idx_dir(text[4:], validation_size)
     path = Path(text)
-    if path.is_dir():
-        return load_idx_dir(path, validation_size)
     if text.endswith(".pkl.gz"):
         if not path.is_file():
             raise DataError(f"{path}: no such file")

@@ -54,7 +54,7 @@ HIDDEN = (Sigmoid, Tanh, ReLU, Linear)
 OUTPUT = (Sigmoid, Softmax, Linear)
 COSTS = (CrossEntropyCost, QuadraticCost, LogLikelihoodCost)
 NETWORK_ATTRIBUTES = {"sizes", "num_layers", "cost", "activations", "dtype", "seed",
-                      "rng", "weights", "biases"}
+                      "rng", "weights", "biases", "classes"}   # classes: labels only
 
 
 @dataclass(frozen=True)
@@ -173,6 +173,28 @@ def regularization_reason(regularization, known):
     if type(regularization) not in known or set(vars(regularization)) - {"lmbda"}:
         return f"regularization {type(regularization).__name__} unknown"
     return None
+
+
+def decay_reason(step, eta):
+    """Why a fast engine's lazy L2 decay (every weight kept as W = s V, s scaled
+    by 1 - eta lmbda / n each step) cannot run at ``eta``: a factor <= 0
+    (tiny training sets, large eta or lambda) would zero or flip the scale."""
+    from ..regularization import L2
+    if not isinstance(step.regularization, L2):
+        return None
+    rate = eta * step.regularization.lmbda / step.n
+    return (f"eta*lmbda/n = {rate:g} >= 1 makes the L2 decay factor 1 - eta*lmbda/n <= 0, "
+            "which the fast engines' lazy decay cannot represent") if rate >= 1 else None
+
+
+def check_decay(step, eta):
+    """Refuse (ConfigError) a step at ``eta`` the lazy decay cannot compute:
+    a schedule raised the learning rate that far during the run."""
+    reason = decay_reason(step, eta)
+    if reason:
+        from ..errors import ConfigError
+        raise ConfigError(f"the learning rate grew to {eta:g}, where {reason}; "
+                          "use --engine reference")
 
 
 def reference_only_reason(step, *, dropout=False, constraint=False, augment=False):

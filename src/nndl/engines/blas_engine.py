@@ -29,8 +29,8 @@ from ..activations import Linear, ReLU, Sigmoid, Softmax, Tanh
 from ..costs import QuadraticCost
 from ..optimizers import SGD
 from ..regularization import L1, L2, NoRegularization
-from .base import (Engine, network_reason, optimizer_reason, reference_only_reason,
-                   regularization_reason)
+from .base import (Engine, check_decay, decay_reason, network_reason, optimizer_reason,
+                   reference_only_reason, regularization_reason)
 from .gemm import fused_update, usable
 
 RENORMALIZE_BELOW = 1e-4
@@ -81,7 +81,8 @@ class BlasEngine(Engine):
         return (network_reason(network)
                 or optimizer_reason(step.optimizer, {SGD: {"eta"}})
                 or regularization_reason(step.regularization, (NoRegularization, L1, L2))
-                or reference_only_reason(step))
+                or reference_only_reason(step)
+                or decay_reason(step, step.optimizer.eta))
 
     def __init__(self, network, step, x, y):
         super().__init__(network, step, x, y)
@@ -108,6 +109,7 @@ class BlasEngine(Engine):
         for k in range(0, self.n, self.m):
             idx = order[k:k + self.m]
             eta = float(optimizer.eta)
+            check_decay(self.step, eta)
             s = self._step(x, y, idx, eta, eta * lmbda / self.n, s)
             if after_batch or s < RENORMALIZE_BELOW:
                 self._rescale(s)

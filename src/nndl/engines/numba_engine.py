@@ -25,7 +25,8 @@ from ..costs import QuadraticCost
 from ..dropout import Dropout
 from ..optimizers import SGD, Momentum
 from ..regularization import L1, L2, MaxNorm, NoRegularization
-from .base import (Engine, network_reason, optimizer_reason, piece_reason,
+from .base import (Engine, check_decay, decay_reason, network_reason, optimizer_reason,
+                   piece_reason,
                    reference_only_reason, regularization_reason)
 
 SIMD = 16
@@ -71,6 +72,7 @@ class NumbaEngine(Engine):
                 or piece_reason(step.constraint, "constraint", {MaxNorm: {"c"}})
                 or piece_reason(step.dropout, "dropout", {Dropout: DROPOUT_ATTRIBUTES})
                 or reference_only_reason(step, dropout=True, constraint=True)
+                or decay_reason(step, step.optimizer.eta)
                 or (None if numba_available() else "numba cannot be imported"))
 
     @classmethod
@@ -140,6 +142,7 @@ class NumbaEngine(Engine):
         spans = ([(k, min(k + self.m, self.n)) for k in range(0, self.n, self.m)]
                  if after_batch else [(0, self.n)])
         for start, stop in spans:
+            check_decay(self.step, float(self.step.optimizer.eta))
             self._load()
             bad = self._call(x, order, start, stop)
             self._store()

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..outputs import save_figure
+from ..plot import pyplot  # noqa: F401  (the experiments' plots, and a name they use)
 
 DTYPE = "float32"
 
@@ -83,18 +84,6 @@ def one_blas_thread():
 
 
 # ------------------------------------------------------------------- plots
-def pyplot():
-    """Return matplotlib's pyplot on the non-interactive Agg backend, or
-    raise ConfigError saying how to install it."""
-    try:
-        import matplotlib
-    except ImportError:
-        raise ConfigError("plots need matplotlib: pip install 'nndl[plots]'") from None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
-
-
 def line_plot(path, lines, *, xlabel, ylabel, title, logx=False, logy=False, hline=None,
               points=()):
     """Draw ``lines`` (a list of (label, xs, ys)) into the PNG ``path``.

@@ -50,20 +50,15 @@ def asset(name):
 
 
 # ------------------------------------------------------------ input checks
-def check_page_path(path):
+def check_page_path(path, what="--out"):
     """Refuse, before any work, a page path that cannot be written: it must
-    end in .html, and its folder must exist and be writable."""
+    end in .html and pass ``persistence.check_output_path`` (``what`` names
+    the flag in the message)."""
+    from ..persistence import check_output_path
     path = Path(path)
     if path.suffix.lower() not in PAGE_SUFFIXES:
-        raise ConfigError(f"{path}: the page must be an .html file")
-    if path.is_dir():
-        raise ConfigError(f"{path}: is a folder, not a file name for the page")
-    if not path.parent.is_dir():
-        raise ConfigError(f"{path}: folder {path.parent} does not exist")
-    if not os.access(path.parent, os.W_OK | os.X_OK):
-        raise ConfigError(f"{path}: folder {path.parent} is not writable")
-    if path.exists() and not os.access(path, os.W_OK):
-        raise ConfigError(f"{path}: exists and is not writable")
+        raise ConfigError(f"{what} {path}: the page must be an .html file")
+    check_output_path(path, what)
     return path
 
 
@@ -238,7 +233,7 @@ def cmd_playground(args):
                             shipped=args.model is None)
     if args.model is None:
         from .. import pretrained
-        print(pretrained.describe(), file=sys.stderr, flush=True)
+        print(f"nndl: {pretrained.describe()}", file=sys.stderr, flush=True)
     held = ["neuron", "softmax", "draw a digit"]
     if model:
         held.append(f"model {model['name']} ({model['encoding']} weights)")
