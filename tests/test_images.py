@@ -342,6 +342,46 @@ def test_a_broken_stroke_keeps_both_pieces():
     assert bbox(v)[0] == 20        # both pieces: 120 rows tall -> 20
 
 
+def faint_stripes():
+    """Gray levels 0.40..0.52 in diagonal stripes: the brightest "ink" is
+    barely above the noise measured on the "paper", so the averaging square
+    the noise calls for is 2668 pixels a side on a 64x64 image."""
+    r, c = np.mgrid[0:64, 0:64]
+    return np.array([0.40, 0.44, 0.48, 0.52])[(r + c) % 4]
+
+
+def test_ink_near_the_noise_floor_is_averaged_over_a_bounded_square():
+    import tracemalloc
+
+    from nndl.images import MAX_SQUARE, _averaging_side, _gray_levels, _ink
+    ink, sigma = _ink(_gray_levels(faint_stripes()))
+    assert np.ceil(4.0 * sigma / (0.1 * ink.max())) > 2000       # what it would ask for
+    assert _averaging_side(ink.max(), sigma) == MAX_SQUARE == 31
+    noisy = _gray_levels(to_bytes(with_noise(font_digit(3))))
+    ink, sigma = _ink(noisy)
+    assert 1 < _averaging_side(ink.max(), sigma) < MAX_SQUARE    # a noisy photo: not capped
+    tracemalloc.start()
+    try:
+        with pytest.raises(ImageError, match="edge"):          # stripes to every side: no digit
+            preprocess(faint_stripes())
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2e6, peak                 # was 176 MB with the 2668-pixel square
+
+
+def test_an_image_of_only_the_papers_edge_has_no_digit(tmp_path):
+    edge = np.full((40, 40), 230, np.uint8)
+    edge[:, -8:] = 40                       # the dark table beyond the sheet, nothing else
+    with pytest.raises(ImageError, match="no digit found: only the image's edge is dark"):
+        preprocess(edge)
+    Image.fromarray(edge).save(tmp_path / "edge.png")
+    with pytest.raises(ImageError, match=r"edge\.png: no digit found"):
+        load_digit(tmp_path / "edge.png")
+    with_digit = with_paper_edge(font_digit(3))             # the edge beside a digit: dropped
+    assert bbox(preprocess(with_digit)) == bbox(preprocess(font_digit(3)))
+
+
 def on_paper(x, paper=230, ink=30):
     """An MNIST digit (784 values in [0, 1)) written large in dark ink on paper."""
     big = Image.fromarray(np.round(x.reshape(28, 28) * 256).astype(np.uint8))

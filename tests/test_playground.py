@@ -30,7 +30,7 @@ from nndl.images import load_digit, preprocess
 from nndl.network import Network
 from nndl.persistence import save
 from nndl.playground import FLOAT32_LIMIT, model_payload, render_page, write_page
-from test_images import DEFECTS, font_digit, to_bytes
+from test_images import DEFECTS, faint_stripes, font_digit, to_bytes
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 
@@ -192,9 +192,8 @@ def digit_images():
     already 20 pixels long, uneven background, and the photographs' defects
     of tests/test_images.py (a speck, shading, noise that makes the mask be
     found on the averaged map, the paper's edge, all at once), a digit in
-    two pieces, an image that is only the paper's edge, a shaded blank
-    sheet (its 8-bit steps are all the ink there is), and the choice of the
-    digit's pieces."""
+    two pieces, ink barely above the noise (the averaging square capped),
+    and the choice of the digit's pieces."""
     rng = np.random.default_rng(1)
     yy, xx = np.mgrid[0:60, 0:50]
     ring = (np.abs(np.hypot(yy - 30, (xx - 25) * 1.4) - 14) < 3.5).astype(float)
@@ -215,10 +214,10 @@ def digit_images():
     broken[40:95, 90:110] = 0                                             # a "1" with a gap
     broken[105:160, 90:110] = 0
     images["broken stroke"] = broken
-    edge = np.full((40, 40), 230, np.uint8)
-    edge[:, -8:] = 40                                   # nothing but the paper's edge
-    images["only the paper's edge"] = edge
-    images["shaded blank sheet"] = (230 * np.linspace(1, 0.5, 60) * np.ones((50, 1))).astype(np.uint8)
+    r, c = np.mgrid[0:96, 0:96]
+    faint = np.array([0.40, 0.44, 0.48, 0.52])[(r + c) % 4]
+    faint[24:72, 38:57] += 0.06                          # a bar barely above the stripes:
+    images["faint bar in stripes"] = to_bytes(255 * faint)   # the averaging square capped (54 -> 31)
     images.update(choice_images())
     return images
 
@@ -254,10 +253,14 @@ def test_preprocessing_in_javascript_equals_nndl_images(browser, page):
         assert js is not None, name
         diff = np.abs(np.asarray(js) - expected).max()
         assert diff <= 1 / 255, f"{name}: pixels differ by up to {diff}"
-    blank = np.full((20, 20), 200, np.uint8)
-    with pytest.raises(ImageError):
-        preprocess(blank)
-    assert browser.execute_script("return NNDL.preprocess(arguments[0], 20, 20)", blank.ravel().tolist()) is None
+    edge = np.full((40, 40), 230, np.uint8)
+    edge[:, -8:] = 40                                   # nothing but the paper's edge
+    shaded = (230 * np.linspace(1, 0.5, 60) * np.ones((50, 1))).astype(np.uint8)   # its 8-bit steps
+    for gray in (np.full((20, 20), 200, np.uint8), edge, shaded, to_bytes(255 * faint_stripes())):
+        with pytest.raises(ImageError):                 # no digit: Python raises, JS gives null
+            preprocess(gray)
+        assert browser.execute_script("return NNDL.preprocess(arguments[0], arguments[1], arguments[2])",
+                                      gray.ravel().tolist(), *gray.shape) is None
 
 
 def draw_stroke(driver, pad, points):

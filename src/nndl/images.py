@@ -25,13 +25,13 @@ SIDE = 28           # MNIST images are SIDE x SIDE pixels ...
 BOX = 20            # ... with the digit scaled to fit a BOX x BOX square.
 INK = 0.1           # a pixel is ink if brighter than this fraction of the peak
 MIN_CONTRAST = 0.03  # less contrast than this (of full scale) counts as blank
-WORK = 1000         # larger images are averaged down to this many pixels a side first
 NOISE_FLOOR = 1.0   # sensor noise: this many standard deviations are taken off the ink ...
 NOISE_INK = 4.0     # ... and ink must stand this many above the background
 COMPANION = 0.1     # a separate piece of ink at least this fraction of the digit's mass ...
 NEAR = 0.5          # ... within this fraction of the digit's size of it belongs to the digit
 EDGE_CONTACT = 0.25  # ink along more than this fraction of a side is the paper's edge
 MARGIN = 2          # faint pixels this close to the kept ink are kept with it
+MAX_SQUARE = 31     # the noise is never averaged over a square larger than this
 
 
 def preprocess(array2d):
@@ -83,15 +83,6 @@ def _gray_levels(array2d):
     a -= low
     a /= high - low
     return a
-
-
-def _reduce(a):
-    """Average ``a`` down by a whole factor so no side exceeds ``WORK``."""
-    f = -(-max(a.shape) // WORK)
-    if f == 1:
-        return a
-    h, w = a.shape[0] // f, a.shape[1] // f
-    return a[:h * f, :w * f].reshape(h, f, w, f).mean(axis=(1, 3))
 
 
 def _ink(gray):
@@ -187,13 +178,23 @@ def _ink_mask(ink, peak, sigma):
     """The pixels that are ink: brighter than ``INK`` of the peak.  Where the
     noise could pass that bar (``NOISE_INK`` standard deviations above it),
     the map is first averaged over k x k squares, k just large enough that
-    it cannot; a clean image (no noise) is not averaged at all.  Returns the
-    mask and the map it was found on (which weighs the pieces)."""
-    k = int(np.ceil(NOISE_INK * sigma / (INK * peak)))
+    it cannot (at most ``MAX_SQUARE``); a clean image (no noise) is not
+    averaged at all.  Returns the mask and the map it was found on (which
+    weighs the pieces)."""
+    k = _averaging_side(peak, sigma)
     if k <= 1:
         return ink > INK * peak, ink
     smooth = _box_mean(ink, k | 1)
     return smooth > INK * smooth.max(), smooth
+
+
+def _averaging_side(peak, sigma):
+    """The side k of the square ``_ink_mask`` averages over: just large
+    enough that ``NOISE_INK`` standard deviations of the noise, divided by
+    k, stay under ``INK`` of the peak -- but never more than ``MAX_SQUARE``,
+    so ink that barely stands out from the noise costs no more time or
+    memory than a noisy photograph (the padded map grows with k)."""
+    return int(min(np.ceil(NOISE_INK * sigma / (INK * peak)), MAX_SQUARE))
 
 
 def _box_mean(a, k):
@@ -289,7 +290,9 @@ class _Runs:
         return out
 
     def digit(self):
-        """The pieces that make the digit (a boolean per piece), or None."""
+        """The pieces that make the digit (a boolean per piece), or None
+        when there is no ink.  Raises ImageError when the best piece runs
+        along the image's edge: then there is nothing but the paper's edge."""
         if self.mass.size == 0:
             return None
         h, w = self.shape
@@ -299,6 +302,8 @@ class _Runs:
         score = (self.mass / (1 + 4 * off_centre**2)
                  * np.where(edge, 0.01, np.where(touches, 0.7, 1.0)))
         main = int(np.argmax(score))
+        if edge[main]:
+            raise ImageError("no digit found: only the image's edge is dark")
         reach = NEAR * max(self.bottom[main] - self.top[main], self.right[main] - self.left[main])
         near = ((self.top < self.bottom[main] + reach) & (self.bottom > self.top[main] - reach)
                 & (self.left < self.right[main] + reach) & (self.right > self.left[main] - reach))

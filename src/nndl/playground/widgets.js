@@ -82,6 +82,7 @@ var NNDL = (function () {
    * its two passes (horizontal, then vertical) with float32 storage between. */
   var SIDE = 28, BOX = 20, INK = 0.1, MIN_CONTRAST = 0.03;          // nndl.images' constants
   var NOISE_FLOOR = 1.0, NOISE_INK = 4.0, COMPANION = 0.1, NEAR = 0.5, EDGE_CONTACT = 0.25, MARGIN = 2;
+  var MAX_SQUARE = 31;
 
   /** Gray levels 0..255 of RGBA pixels, as Pillow's convert("L") computes them. */
   function grayFromRGBA(rgba) {
@@ -339,9 +340,10 @@ var NNDL = (function () {
   }
 
   /** nndl.images._ink_mask: ink brighter than INK of the peak, on the map
-   *  averaged over k x k squares when the noise could pass that bar. */
+   *  averaged over k x k squares (k at most MAX_SQUARE) when the noise could
+   *  pass that bar. */
   function inkMask(ink, h, w, peak, sigma) {
-    var k = Math.ceil(NOISE_INK * sigma / (INK * peak)), weights = ink, bar = INK * peak;
+    var k = Math.min(Math.ceil(NOISE_INK * sigma / (INK * peak)), MAX_SQUARE), weights = ink, bar = INK * peak;
     if (k > 1) {
       weights = boxMean(ink, h, w, k % 2 ? k : k + 1);
       bar = INK * arrayMax(weights);
@@ -458,7 +460,8 @@ var NNDL = (function () {
 
   /** nndl.images._Runs.digit: the heaviest piece, favouring the centre, never
    *  one along the image's edge, and the pieces near it with COMPANION of its
-   *  mass; a boolean per piece, or null when there is no ink. */
+   *  mass; a boolean per piece, or null when there is no ink or the best
+   *  piece runs along the edge (the Python raises ImageError). */
   function chooseDigit(runs) {
     var n = runs.mass.length, h = runs.shape[0], w = runs.shape[1], p, main = 0, score = [], edge = [];
     if (n === 0) { return null; }
@@ -469,6 +472,7 @@ var NNDL = (function () {
       score.push(runs.mass[p] / (1 + 4 * off * off) * (edge[p] ? 0.01 : touches ? 0.7 : 1.0));
       if (score[p] > score[main]) { main = p; }              // the first of equals, as argmax
     }
+    if (edge[main]) { return null; }                         // only the image's edge is dark
     var reach = NEAR * Math.max(runs.bottom[main] - runs.top[main], runs.right[main] - runs.left[main]);
     var kept = [];
     for (p = 0; p < n; p++) {
