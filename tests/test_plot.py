@@ -141,3 +141,32 @@ def test_load_run_reads_nndl_trains_own_file(tmp_path, mnist_file, capsys):
     run = run_curves(load_run(m))
     assert len(run["curves"]["evaluation_accuracy"]) == 2 and "training_cost" in run["curves"]
     assert main(["plot", str(m), "--out", str(tmp_path / "run.png")]) == 0
+
+
+def test_train_plot_draws_the_runs_curves_at_the_end(tmp_path, capsys):
+    """``nndl train --plot`` draws the run's own learning curves, from the
+    same document its metrics file holds."""
+    from reliability_helpers import make_idx_dir
+
+    from nndl.cli import main
+    data = make_idx_dir(tmp_path / "idx")
+    png, metrics = tmp_path / "curves.png", tmp_path / "m.json"
+    code = main(["train", "--dataset", f"idx:{data}", "--validation-size", "50",
+                 "--sizes", "64,10,4", "--epochs", "3", "--seed", "1", "--progress", "off",
+                 "--monitor", "training-cost,evaluation-accuracy",
+                 "--plot", str(png), "--metrics-out", str(metrics)])
+    out = capsys.readouterr().out
+    assert code == 0 and f"wrote {png}" in out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+
+
+def test_train_plot_path_is_checked_before_training(tmp_path, capsys):
+    from nndl.cli import main
+    for bad, words in ((tmp_path / "curves.jpg", "must be a .png or .svg file"),
+                       (tmp_path / "missing" / "c.png", "does not exist")):
+        assert main(["train", "--dataset", str(tmp_path / "no-such-data.pkl.gz"),
+                     "--plot", str(bad)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("nndl: error: ") and len(err.strip().splitlines()) == 1
+        assert words in err and "--plot" in err or str(bad) in err, err
+        assert "no-such-data" not in err, err           # refused before the data is read

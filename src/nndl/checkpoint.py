@@ -426,8 +426,8 @@ def _short(value, limit=60):
 #: Options that may change between a run and its resumption: they do not change the result.
 #: ``engine`` and ``device`` compute the same steps (the engines are tested against the
 #: reference), so a run may continue on another one; only float rounding differs.
-RESUME_MAY_DIFFER = ("progress", "save", "metrics_out", "checkpoint", "resume", "epochs",
-                     "time_limit", "test", "engine", "device")
+RESUME_MAY_DIFFER = ("progress", "save", "metrics_out", "plot", "checkpoint", "resume",
+                     "epochs", "time_limit", "test", "engine", "device")
 #: Where options came from (older checkpoints record them): the options themselves are compared.
 SOURCES = ("preset", "config")
 

@@ -249,6 +249,8 @@ def cmd_train(args):
                            sources={k: getattr(args, k, None) for k in SOURCE_OPTIONS})
     if config.save in written:
         print(f"saved network to {config.save}")
+    if config.plot in written:
+        print(f"wrote {config.plot}")
     return 0
 
 

@@ -232,6 +232,9 @@ class RunConfig:
     save: str = option(None, P.Text(), "save the trained network here", metavar="MODEL.json")
     metrics_out: str = option(None, P.Text(), "write per-epoch metrics here",
                               metavar="FILE.json")
+    plot: str = option(None, P.Text(), "draw the run's learning curves (accuracy and cost "
+                       "per epoch, as nndl plot does) into this .png or .svg at the end",
+                       metavar="FILE.png")
     progress: str = option("auto", P.Options("auto", "on", "off"),
                            "progress bar during each epoch (auto: only on a terminal)")
     checkpoint: str = option(None, P.Text(),
@@ -462,7 +465,7 @@ class Run:
 
 def output_paths(config):
     """The files a run writes, as {flag: path} (None where not asked for)."""
-    return {"--save": config.save, "--metrics-out": config.metrics_out}
+    return {"--save": config.save, "--metrics-out": config.metrics_out, "--plot": config.plot}
 
 
 def check_outputs(config, others=None):
@@ -477,6 +480,9 @@ def check_outputs(config, others=None):
     for what, path in files.items():
         if path is not None:
             check_output_path(path, what)
+    if config.plot is not None:
+        from .plot import check_plot_path
+        check_plot_path(config.plot, "--plot")   # .png or .svg, and matplotlib installed
     folders = {"--checkpoint": config.checkpoint, "--resume": config.resume}
     for what, path in folders.items():
         if path is not None:
@@ -700,10 +706,12 @@ def save_outputs(run, state, test_accuracy=None, summary=None, sources=None):
     """
     from .errors import NNDLError, OutputError
     from .persistence import save, save_fallback
+    from .plot import plot_runs
     c = run.config
+    doc = metrics_document(run, state, test_accuracy, summary, sources)
     writers = {"--save": (c.save, lambda: save(run.network, c.save)),
-               "--metrics-out": (c.metrics_out, lambda: write_metrics(
-                   c.metrics_out, run, state, test_accuracy, summary, sources))}
+               "--metrics-out": (c.metrics_out, lambda: write_metrics(c.metrics_out, doc)),
+               "--plot": (c.plot, lambda: plot_runs([doc], c.plot))}
     written, failures = [], []
     for what, (path, write) in writers.items():
         if path is None:
@@ -723,8 +731,14 @@ def save_outputs(run, state, test_accuracy=None, summary=None, sources=None):
     return written
 
 
-def write_metrics(path, run, state, test_accuracy, summary=None, sources=None):
-    """Write the metrics JSON (schema in the README) atomically.
+def write_metrics(path, doc):
+    """Write the metrics document ``doc`` (``metrics_document``) as JSON, atomically."""
+    from .outputs import atomic_write_text
+    atomic_write_text(path, json.dumps(doc, indent=2))
+
+
+def metrics_document(run, state, test_accuracy, summary=None, sources=None):
+    """The metrics file's document (schema in the README).
 
     ``config`` is the run's record, with ``sources`` (where options came
     from: ``preset``, ``config``) before ``checkpoint``, the number of
@@ -733,7 +747,6 @@ def write_metrics(path, run, state, test_accuracy, summary=None, sources=None):
     top-level entries (stop_reason, best_epoch, ...).
     """
     from . import __version__
-    from .outputs import atomic_write_text
     config = {}
     for key, value in run.record().items():
         if key == "checkpoint":
@@ -744,7 +757,7 @@ def write_metrics(path, run, state, test_accuracy, summary=None, sources=None):
     doc = {"config": config, "engine": {"name": state.engine, "reason": state.engine_reason},
            "epochs": state.history, "test_accuracy": test_accuracy}
     doc.update(summary or {})
-    atomic_write_text(path, json.dumps(doc, indent=2))
+    return json.loads(json.dumps(doc))        # as the file holds it (plain JSON types)
 
 
 # ------------------------------------------------------------ optimisers by name
