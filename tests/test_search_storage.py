@@ -60,6 +60,25 @@ def test_a_table_created_at_the_same_moment_by_another_process_is_retried(tmp_pa
     assert open_storage(str(tmp_path / "s.db")) is not None and len(calls) == 2
 
 
+def test_postgresqls_duplicate_object_from_a_concurrent_creation_is_retried(tmp_path,
+                                                                             monkeypatch):
+    import optuna.storages
+    from sqlalchemy.exc import ProgrammingError
+
+    real, calls = optuna.storages.RDBStorage, []
+
+    def racing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise ProgrammingError("CREATE TYPE trialstate", {},
+                                   Exception('type "trialstate" already exists'))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(optuna.storages, "RDBStorage", racing)
+    monkeypatch.setattr("nndl.search.study.time.sleep", lambda s: None)
+    assert open_storage(str(tmp_path / "s.db")) is not None and len(calls) == 2
+
+
 def test_any_other_database_error_is_one_line(tmp_path, monkeypatch):
     import optuna.storages
     from sqlalchemy.exc import OperationalError

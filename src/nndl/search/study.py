@@ -68,7 +68,8 @@ def open_storage(url, *, create=True, study=None):
     import optuna
     from optuna.exceptions import StorageInternalError
     from optuna.storages import RDBStorage
-    from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+    from sqlalchemy.exc import (IntegrityError, OperationalError, ProgrammingError,
+                                SQLAlchemyError)
     url = storage_url(url)
     _check_sqlite_file(url, create, study)
     kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
@@ -81,12 +82,13 @@ def open_storage(url, *, create=True, study=None):
         except ImportError as e:
             raise ConfigError(f"storage {redact(url)} needs a database driver: {e.name or e} "
                               "(for PostgreSQL: pip install psycopg2-binary)") from None
-        except (IntegrityError, OperationalError) as e:
+        except (IntegrityError, OperationalError, ProgrammingError) as e:
             # Several processes creating the tables of an empty database at once
             # (workers, or a reader of a search that is starting): one wins, the
             # others find the tables on their next try.  SQLite reports the loser
-            # as "table ... already exists"; anything else is a real failure.
-            if isinstance(e, OperationalError) and "already exists" not in str(e):
+            # as "table ... already exists", PostgreSQL as a duplicate table, type
+            # or object ("... already exists"); anything else is a real failure.
+            if not isinstance(e, IntegrityError) and "already exists" not in str(e):
                 raise ConfigError(f"cannot open storage {redact(url)}: {_first_line(e)}") from None
             time.sleep(1 + attempt)
         except (SQLAlchemyError, StorageInternalError) as e:
