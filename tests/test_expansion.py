@@ -17,6 +17,9 @@ from nndl.expansion import (Affine, Compose, Elastic, Expander, LargeRotationWar
                             bilinear_sample, elastic, parse_spec, parse_specs, random_affine,
                             rotate, scale, shear, shift_pixels, translate)
 from nndl.expansion.store import write_expanded
+from nndl.expansion import kernels as K
+from nndl.expansion import transforms as T
+from nndl.expansion.threads import LoadMeter, plan_threads
 from nndl.expansion.transforms import (gaussian_matrix, pixel_grid, smooth_fields,
                                        uniform_fields, elastic_from_fields)
 from nndl.optimizers import SGD
@@ -178,6 +181,190 @@ def test_elastic_matches_the_straightforward_scipy_version():
     assert np.abs(ours - x).mean() > 0.01              # it did distort
 
 
+# ------------------------------------------ compiled kernels vs scipy
+def bordered(n=6, seed=0):
+    """digits() with a black 2-pixel border, where scipy's mode='constant'
+    and 'grid-constant' agree (MNIST's digits have a 4-pixel border)."""
+    x = digits(n, seed)
+    x[:, :2], x[:, -2:], x[:, :, :2], x[:, :, -2:] = 0, 0, 0, 0
+    return x
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_bilinear_sampling_of_a_given_field_matches_scipy(dtype):
+    """With sigma so small that the Gaussian is one tap, the compiled elastic
+    kernel samples at exactly (i, j) + alpha * field: the bilinear read of a
+    given displacement field, compared with map_coordinates(order=1)."""
+    x = bordered(6).astype(dtype)
+    rng = np.random.default_rng(1)
+    fields = uniform_fields(rng, 6, 28, 28)
+    assert np.array_equal(gaussian_matrix(28, 0.1), np.eye(28))
+    out = np.empty((6, 784), dtype)
+    K.elastic_from_fields(x.reshape(6, -1), None, out, fields, 4.0, 0.1, (28, 28))
+    rows, cols = pixel_grid(28, 28)
+    for i in range(6):
+        where = [rows[0] + np.float32(4.0) * fields[i, 0], cols[0] + np.float32(4.0) * fields[i, 1]]
+        for mode in ("constant", "grid-constant"):
+            ref = ndimage.map_coordinates(x[i].astype(np.float64), where, order=1, mode=mode,
+                                          cval=0.0)
+            np.testing.assert_allclose(out[i].reshape(28, 28), ref, atol=2e-6)
+    assert out.dtype == dtype
+
+
+def test_compiled_sampler_is_black_outside_like_grid_constant():
+    """Near a bright edge the two scipy modes differ; ours is grid-constant:
+    the image is black beyond its edge and reads between are interpolated."""
+    x = np.ones((1, 28, 28), np.float32)
+    out = translate(x, 0, 0.5)[0]                              # NumPy reference
+    compiled = parse_spec("affine")                           # identity map
+    np.testing.assert_array_equal(compiled(x, np.random.default_rng(0)), x)
+    params = K.affine_params(np.eye(2)[None], np.array([[0.0, 0.5]]))
+    got = np.empty((1, 784), np.float32)
+    K.affine(x.reshape(1, -1), None, got, params, (28, 28))
+    np.testing.assert_allclose(got.reshape(28, 28), out, atol=1e-6)
+    assert got.reshape(28, 28)[5, 0] == pytest.approx(0.5)    # half black, half white
+
+
+def test_compiled_exact_elastic_matches_scipy_gaussian_filter_and_map_coordinates():
+    """Elastic(exact=True): the paper's recipe, compiled, per image against
+    gaussian_filter(mode='constant', truncate 4) + map_coordinates(order=1)."""
+    x = bordered(5)
+    fields = uniform_fields(np.random.default_rng(3), 5, 28, 28)
+    out = np.empty((5, 784), np.float32)
+    K.elastic_from_fields(x.reshape(5, -1), None, out, fields, 34.0, 4.0, (28, 28))
+    rows, cols = pixel_grid(28, 28)
+    for i in range(5):
+        dr, dc = (ndimage.gaussian_filter(fields[i, k].astype(np.float64), 4.0, mode="constant",
+                                          truncate=4.0) * 34 for k in range(2))
+        ref = ndimage.map_coordinates(x[i].astype(np.float64), [rows[0] + dr, cols[0] + dc],
+                                      order=1, mode="constant", cval=0.0)
+        np.testing.assert_allclose(out[i].reshape(28, 28), ref, atol=2e-5)
+    e = Elastic(exact=True)
+    np.testing.assert_allclose(e(x, np.random.default_rng(4)), e.reference(x, np.random.default_rng(4)),
+                               atol=2e-5)
+
+
+@pytest.mark.parametrize("spec", ["elastic:alpha=34,sigma=4", "elastic:alpha=8,sigma=1.5",
+                                  "affine:rotate=15,shift=2,skew=10,scale=0.1",
+                                  ["elastic", "affine:rotate=10,shift=1"], "shift:pixels=2"])
+def test_compiled_transforms_equal_their_numpy_reference(spec):
+    """Same generator state, same random numbers, same images to float32 rounding."""
+    t = parse_specs(spec)
+    x = digits(300)
+    np.testing.assert_allclose(t(x, np.random.default_rng(5)),
+                               t.reference(x, np.random.default_rng(5)), atol=2e-5)
+
+
+@pytest.mark.parametrize("spec", ["elastic:alpha=6,sigma=2", "affine:rotate=20,shift=1,skew=5"])
+def test_compiled_transforms_handle_images_that_are_not_square(spec):
+    x = digits(40)[:, 3:15, 5:25]                               # 12 x 20
+    t = parse_specs(spec)
+    np.testing.assert_allclose(t(x, np.random.default_rng(9)),
+                               t.reference(x, np.random.default_rng(9)), atol=2e-5)
+
+
+def test_compiled_affine_matches_scipy_affine_transform():
+    x = bordered(8)
+    rng = np.random.default_rng(6)
+    matrices, shifts = T.random_affine_maps(rng, 8, 20, 2, 10, 0.1)
+    out = np.empty((8, 784), np.float32)
+    K.affine(x.reshape(8, -1), None, out, K.affine_params(matrices, shifts), (28, 28))
+    c = np.array([13.5, 13.5])
+    for i in range(8):
+        inv = np.linalg.inv(matrices[i])
+        ref = ndimage.affine_transform(x[i].astype(np.float64), inv, c - inv @ (c + shifts[i]),
+                                       order=1, mode="constant", cval=0.0)
+        np.testing.assert_allclose(out[i].reshape(28, 28), ref, atol=2e-5)
+
+
+def test_kernels_read_rows_by_index_and_keep_black_images_black():
+    x = digits(10).reshape(10, -1)
+    x[3] = 0
+    rows = np.array([7, 3, 7])
+    for t in (parse_spec("elastic"), parse_spec("affine:rotate=10,shift=2")):
+        params = t.draw(np.random.default_rng(0), 3, (28, 28))
+        by_index, copied = np.empty((3, 784), np.float64), np.empty((3, 784), np.float64)
+        t.run(x, rows, by_index, params, (28, 28))
+        t.run(x[rows].copy(), None, copied, params, (28, 28))
+        np.testing.assert_array_equal(by_index, copied)
+        assert not by_index[1].any() and by_index[0].any()
+        assert not np.array_equal(by_index[0], by_index[2])       # each copy its own distortion
+    with pytest.raises(ValueError, match="C-contiguous"):
+        K.affine(x, None, np.empty((10, 784), np.float32)[:, :392], np.zeros((10, 6), np.float32),
+                 (28, 28))
+
+
+# ------------------------- low-rank fields: the reference's distribution
+def lowrank_covariance(a, b, counts):
+    """The (HW x HW) covariance of the low-rank field A C B^T, C's kept
+    entries i.i.d. of variance 1/3."""
+    cov = 0
+    for p, kb in enumerate(counts):
+        for q in range(kb):
+            cov = cov + np.kron(np.outer(a[:, p], a[:, p]), np.outer(b[:, q], b[:, q])) / 3
+    return cov
+
+
+def test_lowrank_field_covariance_equals_the_smoothed_uniform_field():
+    """Analytically: the covariance of every pair of pixels of the low-rank
+    field against that of G U G^T (U uniform in [-1, 1], variance 1/3)."""
+    for sigma, h, w in ((1.5, 12, 10), (4.0, 28, 28), (9.0, 28, 28)):
+        a, b, counts = T.lowrank_plan(h, w, sigma)
+        gh, gw = gaussian_matrix(h, sigma), gaussian_matrix(w, sigma)
+        exact = np.kron(gh @ gh.T, gw @ gw.T) / 3
+        np.testing.assert_allclose(lowrank_covariance(a, b, counts), exact, rtol=0,
+                                   atol=1e-4 * exact.max())
+    a, b, counts = T.lowrank_plan(28, 28, 4.0)
+    assert a.shape == b.shape == (28, 9) and counts.sum() == 60   # 60 numbers, not 784
+    assert list(counts) == [9, 9, 8, 8, 7, 7, 6, 4, 2]
+    assert T.lowrank_plan(28, 28, 0.7)[0].shape[1] >= 27       # next to nothing to drop
+
+
+def sampled_fields(n=6000, sigma=4.0):
+    """n exact fields (uniform, Gaussian-smoothed) and n low-rank ones, (n, 28, 28)."""
+    exact = smooth_fields(uniform_fields(np.random.default_rng(10), n // 2, 28, 28), sigma)
+    a, b, counts = T.lowrank_plan(28, 28, sigma)
+    coeffs = T.lowrank_coefficients(np.random.default_rng(11), n // 2, counts)
+    low = T.lowrank_fields(coeffs, a, b, counts, 1.0)
+    return exact.reshape(n, 28, 28), low.reshape(n, 28, 28)
+
+
+def test_lowrank_fields_sampled_match_in_variance_correlation_length_and_shape():
+    from scipy import stats
+    exact, low = sampled_fields()
+    ve, vl = exact.var(axis=0), low.var(axis=0)
+    assert vl.mean() / ve.mean() == pytest.approx(1, abs=0.03)          # displacement variance
+    assert np.abs(vl / ve - 1).mean() < 0.06                           # per pixel
+
+    def correlation(f, lag):
+        return np.corrcoef(f[:, 14, 8], f[:, 14, 8 + lag])[0, 1]
+    for lag in (1, 2, 4, 6, 10):                                       # correlation length
+        assert correlation(low, lag) == pytest.approx(correlation(exact, lag), abs=0.04)
+    assert correlation(exact, 4) > 0.5 > correlation(exact, 10)
+    for f in (exact, low):                                             # Gaussian-shaped
+        assert stats.kurtosis(f[:, 14, 14]) == pytest.approx(0, abs=0.25)
+
+
+def test_lowrank_and_exact_elastic_distort_images_alike():
+    """Pixel-mass statistics of distorted images: how much of each image's
+    ink survives and how far pixels change, over many distortions."""
+    from scipy import stats
+    x = bordered(400, seed=4)
+    x = np.concatenate([x] * 3)
+    low = parse_spec("elastic:alpha=34,sigma=4")(x, np.random.default_rng(20))
+    exact = Elastic(34, 4, exact=True)(x, np.random.default_rng(21))
+    mass = x.sum(axis=(1, 2))
+    kept_low, kept_exact = low.sum(axis=(1, 2)) / mass, exact.sum(axis=(1, 2)) / mass
+    assert kept_low.mean() == pytest.approx(kept_exact.mean(), rel=0.01)
+    assert kept_low.std() == pytest.approx(kept_exact.std(), rel=0.1)
+    assert stats.ks_2samp(kept_low, kept_exact).pvalue > 0.001
+    change_low = np.abs(low - x).mean(axis=(1, 2))
+    change_exact = np.abs(exact - x).mean(axis=(1, 2))
+    assert change_low.mean() == pytest.approx(change_exact.mean(), rel=0.03)
+    assert stats.ks_2samp(change_low, change_exact).pvalue > 0.001
+    assert change_low.mean() > 0.02                                    # it did distort
+
+
 # -------------------------------------------------------------- specs
 def test_parse_spec_reads_parameters_and_defaults():
     e = parse_spec("elastic:alpha=20,sigma=5")
@@ -250,6 +437,128 @@ def test_stream_passes_worker_errors_to_the_trainer_and_stops_early():
     gen = Expander("elastic", seed=0, chunk_size=20, prefetch=1).batches(x, y, np.arange(100), 10, 0)
     next(gen)
     gen.close()                                               # worker must not hang
+
+
+def quiet_meter(cores=2, load=0.0):
+    """A LoadMeter that sees ``cores`` cores and a fixed load."""
+    return LoadMeter(cores=cores, load=lambda: load)
+
+
+def test_epoch_images_are_the_chunks_distorted_from_their_own_seeds():
+    x, _ = flat_data(130)
+    x64 = x.astype(np.float64)
+    ex = Expander("elastic", seed=4, chunk_size=50, prefetch=False, meter=quiet_meter())
+    got = ex.epoch_images(x64, 2)
+    assert got.shape == x.shape and got.dtype == np.float64
+    t = ex.transform
+    for c, lo in enumerate(range(0, 130, 50)):              # chunk c from (seed, epoch, c)
+        want = t(x[lo:lo + 50].reshape(-1, 28, 28), ex.rng(2, c)).reshape(-1, 784)
+        np.testing.assert_allclose(got[lo:lo + 50], want, atol=1e-6)
+    assert not np.allclose(got, ex.epoch_images(x64, 3))    # a new epoch, new distortions
+
+
+def test_epoch_images_do_not_depend_on_threads_or_prefetching():
+    x, _ = flat_data(300)
+    want = Expander("elastic", seed=8, chunk_size=40, prefetch=False, threads=1,
+                    meter=quiet_meter()).epoch_images(x, 0).copy()
+    ex = Expander("elastic", seed=8, chunk_size=40, threads=3, meter=quiet_meter(cores=4))
+    for epoch in (0, 1, 2):                                 # 1 and 2 prepared in the background
+        got = ex.epoch_images(x, epoch)
+        fresh = Expander("elastic", seed=8, chunk_size=40, prefetch=False,
+                         meter=quiet_meter()).epoch_images(x, epoch)
+        np.testing.assert_array_equal(got, fresh)
+    np.testing.assert_array_equal(Expander("elastic", seed=8, chunk_size=40, meter=quiet_meter())
+                                  .epoch_images(x, 0), want)
+    assert ex._job is not None and ex._job.epoch == 3       # the next one is on its way,
+    assert ex._job.running.is_set()                         # drawn: a GIL-holding engine can't stop it
+    ex.close()
+    assert ex._job is None
+
+
+def test_epoch_images_of_another_matrix_or_epoch_are_not_the_prefetched_ones():
+    x, _ = flat_data(100)
+    ex = Expander("affine:rotate=10", seed=1, chunk_size=30, meter=quiet_meter())
+    ex.epoch_images(x, 0)
+    other = x[::-1].copy()
+    np.testing.assert_array_equal(
+        ex.epoch_images(other, 1),
+        Expander("affine:rotate=10", seed=1, chunk_size=30, prefetch=False).epoch_images(other, 1))
+    np.testing.assert_array_equal(                         # epoch 2 prefetched; 5 asked for
+        ex.epoch_images(other, 5),
+        Expander("affine:rotate=10", seed=1, chunk_size=30, prefetch=False).epoch_images(other, 5))
+    ex.close()
+
+
+def test_background_errors_are_raised_at_the_next_epoch():
+    x, _ = flat_data(40)
+    calls = []
+
+    def fails_from_epoch_1(images, rng):
+        calls.append(len(images))
+        if len(calls) > 2:
+            raise RuntimeError("worker broke")
+        return images
+    ex = Expander(fails_from_epoch_1, seed=0, chunk_size=20, meter=quiet_meter())
+    np.testing.assert_array_equal(ex.epoch_images(x, 0), x)
+    with pytest.raises(RuntimeError, match="worker broke"):
+        ex.epoch_images(x, 1)
+
+
+def test_batches_are_the_epoch_images_in_order():
+    x, y = flat_data(120)
+    order = np.random.default_rng(3).permutation(120)
+    ex = Expander("elastic", seed=2, chunk_size=50, meter=quiet_meter())
+    got = collect(ex, x, y, order, 10, 4)
+    images = Expander("elastic", seed=2, chunk_size=50, prefetch=False).epoch_images(x, 4)
+    np.testing.assert_array_equal(np.concatenate([b[0] for b in got]), images[order])
+    np.testing.assert_array_equal(np.concatenate([b[1] for b in got]), y[order])
+
+
+@pytest.mark.parametrize("cores,load,own,trainer,free,blas,distort", [
+    (2, 0.0, 0.0, None, 2, 1, 1),      # quiet 2-core machine: a core each
+    (2, 1.0, 0.0, None, 1, 1, 1),      # one core busy: training and distortion share one
+    (2, 6.0, 0.0, None, 1, 1, 1),      # overloaded: never fewer than one thread
+    (16, 0.0, 0.0, None, 16, 15, 1),
+    (16, 8.2, 0.0, None, 8, 7, 1),     # half busy: half the threads
+    (16, 8.2, 2.0, None, 10, 9, 1),    # 2.0 of the load is this process's own
+    (16, 0.0, 0.0, 1, 16, 15, 15),     # a single-threaded trainer leaves 15 to the distortion
+    (4, 9.0, 12.0, None, 4, 3, 1),     # own use above the load: nothing else running
+])
+def test_thread_plan_follows_the_free_cores(cores, load, own, trainer, free, blas, distort):
+    plan = plan_threads(cores, load, own, trainer)
+    assert (plan.free, plan.blas, plan.distort) == (free, blas, distort)
+    assert f"{free} of {cores} cores free" in str(plan)
+
+
+def test_load_meter_takes_this_process_out_of_the_load():
+    clock = iter([0.0, 10.0, 20.0]).__next__
+    cpu = iter([0.0, 15.0, 15.0]).__next__                   # 1.5 cores busy, then idle
+    meter = LoadMeter(cores=4, load=lambda: 3.5, clock=clock, cpu_clock=cpu)
+    first = meter.plan()                                     # nothing known: all 3.5 others'
+    assert first.own == 0 and first.free == 1
+    second = meter.plan()                                    # 1.5 of the 3.5 is ours
+    assert second.own == pytest.approx(1.5) and (second.free, second.blas) == (2, 1)
+    third = meter.plan()                                     # we were idle
+    assert third.own == 0 and third.free == 1
+
+
+def test_expander_plans_blas_from_the_load():
+    from threadpoolctl import threadpool_info
+    x = np.random.default_rng(0).random((40, 784), dtype=np.float32)
+    y = np.zeros((40, 10), dtype=np.float32)
+    ex = Expander("elastic", seed=0, meter=quiet_meter(cores=8, load=5.0))   # 3 free
+    seen = [[p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+            for _ in ex.batches(x, y, np.arange(40), 10, epoch=0)]
+    assert ex.plan.free == 3 and all(t == [2] * len(t) for t in seen)
+    with ex.blas_limit():
+        assert all(p["num_threads"] == 2 for p in threadpool_info() if p["user_api"] == "blas")
+    ex.close()
+    with pytest.raises(ConfigError, match="trainer_threads"):
+        Expander("elastic", trainer_threads=0)
+    with pytest.raises(ConfigError, match="chunk_size"):
+        Expander("elastic", chunk_size=0)
+    assert Expander("elastic", seed=3).state_dict() == {"seed": 3,
+                                                          "transform": "elastic:alpha=34,sigma=4"}
 
 
 def test_stream_refuses_non_square_images():

@@ -19,7 +19,19 @@ Gaussian of width ``sigma`` and scaled by ``alpha``.  The smoothing is done
 for the whole batch at once as two matrix products, ``G @ U @ G.T``, where
 ``G`` is the 1-D Gaussian filter written as an ``H x H`` matrix with zero
 padding -- exactly ``scipy.ndimage.gaussian_filter(U, sigma, mode="constant")``
-but one stacked matrix product for thousands of fields.
+but one stacked matrix product for thousands of fields (:func:`elastic`).
+
+:func:`elastic_lowrank` makes fields of the same distribution from far fewer
+random numbers.  With the singular value decomposition ``G = P S Q^T``, the
+smoothed field is ``P S (Q^T U Q) S P^T``; the rotated noise ``Q^T U Q`` has
+independent entries of U's variance 1/3 (and, a sum of 784 uniforms each,
+is Gaussian to a very good approximation), and ``S`` falls so fast that for
+sigma = 4 only its first 9 values of 28 matter.  So a field is ``A C A^T``
+with ``A`` the first 9 columns of ``P S`` and ``C`` a 9 x 9 matrix of
+normal numbers of variance 1/3, of which only the 60 entries that carry
+variance are drawn (:func:`lowrank_plan`): 60 random numbers instead of
+784, and two thin matrix products instead of two 28x28 ones.  All but
+:data:`LOWRANK_TOLERANCE` of the field's variance is kept.
 """
 
 import numpy as np
@@ -150,11 +162,16 @@ def random_affine(images, rng, rotate=0.0, shift=0.0, skew=0.0, scale=0.0):
     and a move of up to ``shift`` pixels down and right (each in
     [-shift, shift]).  The map is rotation @ skew @ scale, then the move.
     """
-    n = len(images)
+    return affine(images, *random_affine_maps(rng, len(images), rotate, shift, skew, scale))
+
+
+def random_affine_maps(rng, n, rotate=0.0, shift=0.0, skew=0.0, scale=0.0):
+    """Return ``n`` random ``(matrices (n, 2, 2), shifts (n, 2))`` as
+    :func:`random_affine` draws them."""
     m = (rotation_matrices(rng.uniform(-rotate, rotate, n))
          @ shear_matrices(rng.uniform(-skew, skew, n))
          @ scale_matrices(rng.uniform(1 - scale, 1 + scale, n)))
-    return affine(images, m, rng.uniform(-shift, shift, (n, 2)))
+    return m, rng.uniform(-shift, shift, (n, 2))
 
 
 # ------------------------------------------------------- the book's shifts
@@ -257,3 +274,77 @@ def elastic(images, rng, alpha=34.0, sigma=4.0):
     images = np.asarray(images, dtype=np.float32)
     n, h, w = images.shape
     return elastic_from_fields(images, uniform_fields(rng, n, h, w), alpha, sigma)
+
+
+# ------------------------------------------------------ low-rank elastic
+
+LOWRANK_TOLERANCE = 1e-5     # share of the field's variance the low-rank basis may drop
+
+
+def lowrank_basis(size, sigma):
+    """Return ``P S``, ``(size, size)``: the SVD ``G = P S Q^T`` of
+    :func:`gaussian_matrix`, columns by falling singular value."""
+    p, s, _ = np.linalg.svd(gaussian_matrix(size, sigma))
+    return p * s
+
+
+def lowrank_plan(h, w, sigma, tolerance=LOWRANK_TOLERANCE):
+    """Return ``(A, B, counts)`` for fields on an ``h x w`` image: the bases
+    ``A`` (h, ka) and ``B`` (w, kb), and for each row ``p`` of the
+    coefficient matrix how many of its first entries are drawn (the others
+    are 0).
+
+    The pair ``(p, q)`` contributes ``s_p^2 t_q^2 / 3`` to the field's total
+    variance (``s``, ``t`` the singular values along each axis); the pairs
+    are kept from the largest down until all but ``tolerance`` of the total
+    is kept.  The singular values fall, so the kept pairs form a staircase:
+    row ``p`` keeps ``q < counts[p]``.  For sigma 4 on 28x28 that is 60
+    pairs, ``counts = [9, 9, 8, 8, 7, 7, 6, 4, 2]``.
+    """
+    a = lowrank_basis(h, sigma)
+    b = a if h == w else lowrank_basis(w, sigma)
+    share = np.outer((a ** 2).sum(axis=0), (b ** 2).sum(axis=0))
+    ranked = np.sort(share.ravel())[::-1]
+    kept = np.searchsorted(np.cumsum(ranked) / ranked.sum(), 1 - tolerance) + 1
+    counts = (share >= ranked[min(kept, ranked.size) - 1]).sum(axis=1)
+    ka = int(np.count_nonzero(counts))
+    return a[:, :ka], b[:, :int(counts.max())], counts[:ka].astype(np.int64)
+
+
+def lowrank_coefficients(rng, n, counts):
+    """Return ``n`` images' random coefficients, ``(n, 2, sum(counts))``
+    float32, standard normal (the 1/3 variance of U is in
+    :func:`lowrank_fields`): the kept entries of each field's coefficient
+    matrix, row by row."""
+    return rng.standard_normal((n, 2, int(np.sum(counts))), dtype=np.float32)
+
+
+def unpack_coefficients(coeffs, counts, kb):
+    """The ``(n, 2, len(counts), kb)`` coefficient matrices, zeros where no
+    coefficient is drawn."""
+    keep = np.arange(kb)[None, :] < np.asarray(counts)[:, None]
+    full = np.zeros(coeffs.shape[:2] + keep.shape, np.float32)
+    full[:, :, keep] = coeffs
+    return full
+
+
+def lowrank_fields(coeffs, a, b, counts, alpha):
+    """Return the displacement fields ``alpha A C B^T / sqrt(3)``,
+    ``(n, 2, H, W)`` float32, for the coefficients of
+    :func:`lowrank_coefficients` and the plan ``a``, ``b``, ``counts`` of
+    :func:`lowrank_plan`."""
+    scale = np.float32(alpha / np.sqrt(3.0))
+    c = unpack_coefficients(coeffs, counts, b.shape[1])
+    return (a * scale).astype(np.float32) @ c @ b.T.astype(np.float32)
+
+
+def elastic_lowrank(images, rng, alpha=34.0, sigma=4.0):
+    """Simard et al.'s elastic distortion with fields made in the low-rank
+    basis (see the module docstring): the same distribution of fields as
+    :func:`elastic`, from ``2 sum(counts)`` normal numbers per image."""
+    images = np.asarray(images, dtype=np.float32)
+    n, h, w = images.shape
+    a, b, counts = lowrank_plan(h, w, sigma)
+    d = lowrank_fields(lowrank_coefficients(rng, n, counts), a, b, counts, alpha)
+    rows, cols = pixel_grid(h, w)
+    return bilinear_sample(images, rows + d[:, 0], cols + d[:, 1])
