@@ -144,6 +144,18 @@ def optimizer_reason(optimizer, known):
     return None
 
 
+def piece_reason(piece, what, known):
+    """Why ``piece`` (a step's ``what``: "dropout", "constraint") may not be
+    None or exactly one of ``known``, a dict {class: attribute names}; None
+    if it is."""
+    if piece is None:
+        return None
+    attributes = known.get(type(piece))
+    if attributes is None or set(vars(piece)) != attributes:
+        return f"{what} {type(piece).__name__} runs on the reference step"
+    return None
+
+
 def regularization_reason(regularization, known):
     """Why the regulariser may not be exactly one of the ``known`` classes
     (with at most a ``lmbda``); None if it is."""
