@@ -141,6 +141,7 @@ class BlasEngine(Engine):
         self.dropped = [np.empty((self.m, h), dtype=dt) for h in sizes[:-1]]
         self.fused = fused_update(dt)      # None: gradient, then subtract
         self.g = [None] * len(network.weights)
+        self.scratch = [None] * len(network.weights)
         self.gb = [np.empty(h, dtype=dt) for h in sizes[1:]]
         self.momentum = type(step.optimizer) is Momentum
 
@@ -224,9 +225,11 @@ class BlasEngine(Engine):
         if self.momentum:
             self._momentum_update(inputs, d, eta, reg_step, c)
             return
-        if type(self.regularization) is L1:                         # eq. (97)
-            for w in ws:
-                w -= reg_step * np.sign(w)
+        if type(self.regularization) is L1 and reg_step:            # eq. (97)
+            for l, w in enumerate(ws):
+                scratch = np.sign(w, out=self._scratch(l))
+                scratch *= reg_step
+                w -= scratch
         for l, (w, b) in enumerate(zip(ws, net.biases)):           # BP3, BP4
             np.sum(d[l], axis=0, out=self.gb[l])
             self.gb[l] *= eta / c
@@ -249,17 +252,21 @@ class BlasEngine(Engine):
         reg = type(self.regularization)
         for l, (w, b) in enumerate(zip(ws, bs)):
             vw, vb = opt.velocities[l], opt.velocities[layers + l][:, 0]
-            decay = None
-            if reg_step and reg is L2:
-                decay = reg_step * w
-            elif reg_step and reg is L1:
-                decay = reg_step * np.sign(w)
+            decay = reg_step and reg in (L1, L2)
+            if decay:                                               # eq. (93)/(97)'s term, from w
+                scratch = self._scratch(l)
+                if reg is L1:
+                    np.sign(w, out=scratch)
+                else:
+                    np.copyto(scratch, w)
+                scratch *= reg_step
+            self._velocity(l, vw, w, d[l], inputs[l], mu, -eta / c, nesterov)
+            if decay:
+                vw -= scratch
             if nesterov:
-                w -= mu * vw
-            self._velocity(l, vw, w, d[l], inputs[l], mu, -eta / c)
-            if decay is not None:
-                vw -= decay
-            w += (1.0 + mu) * vw if nesterov else vw
+                w += np.multiply(vw, 1.0 + mu, out=self._scratch(l))
+            else:
+                w += vw
             np.sum(d[l], axis=0, out=self.gb[l])
             self.gb[l] *= eta / c
             if nesterov:
@@ -268,18 +275,32 @@ class BlasEngine(Engine):
             vb -= self.gb[l]
             b[:, 0] += (1.0 + mu) * vb if nesterov else vb
 
-    def _velocity(self, l, v, w, d, a, mu, alpha):
+    def _velocity(self, l, v, w, d, a, mu, alpha, nesterov):
         """v = mu v + alpha d^T a: one gemm call if possible, else NumPy's
-        product into a gradient buffer."""
+        product into a gradient buffer.  For Nesterov, first w -= mu v (the
+        old v), which the product's pass over v does not need."""
+        if nesterov:
+            np.multiply(v, mu, out=self.g_buffer(l))
+            w -= self.g[l]
         if self.fused is not None and usable(v, d, a):
             self.fused(v, d, a, alpha, mu)
             return
-        if self.g[l] is None:
-            self.g[l] = np.empty_like(w)
-        np.matmul(d.T, a, out=self.g[l])
+        np.matmul(d.T, a, out=self.g_buffer(l))
         self.g[l] *= alpha
         v *= mu
         v += self.g[l]
+
+    def g_buffer(self, l):
+        """Layer l's gradient-sized buffer (allocated at first use)."""
+        if self.g[l] is None:
+            self.g[l] = np.empty_like(self.network.weights[l])
+        return self.g[l]
+
+    def _scratch(self, l):
+        """A second weight-sized buffer of layer l (the decay term)."""
+        if self.scratch[l] is None:
+            self.scratch[l] = np.empty_like(self.network.weights[l])
+        return self.scratch[l]
 
     def _update(self, l, w, d, a, alpha):
         """w += alpha * d^T a: one gemm call if possible, else NumPy's
@@ -287,10 +308,8 @@ class BlasEngine(Engine):
         if self.fused is not None and usable(w, d, a):
             self.fused(w, d, a, alpha)
             return
-        if self.g[l] is None:
-            self.g[l] = np.empty_like(w)
         d *= -alpha
-        np.matmul(d.T, a, out=self.g[l])
+        np.matmul(d.T, a, out=self.g_buffer(l))
         w -= self.g[l]
 
     def _constrain(self, s):
