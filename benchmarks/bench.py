@@ -2,7 +2,7 @@
 
     python benchmarks/bench.py              # the full run (make bench)
     python benchmarks/bench.py --smoke      # seconds, synthetic data (CI); also --quick
-    python benchmarks/bench.py --techniques # only the technique table (see technique_table)
+    python benchmarks/bench.py --techniques small,large   # only the technique table
 
 Every contender trains the same configuration -- sigmoid hidden layers,
 eta 0.5, lmbda 5.0 (L2), one epoch over the same images -- and each is
@@ -395,10 +395,11 @@ def technique_table(data, net, repeats, threads=None):
         rows = rows + [("plain SGD, blas engine named", lambda: {"engine": "blas"})]
     seconds, engines_used = {name: [] for name, _ in rows}, {}
     with thread_limit(threads):
-        for _ in range(repeats):
+        for k in range(repeats):
             for name, kwargs in rows:
                 sec, engines_used[name] = technique_epoch(data, net, kwargs())
                 seconds[name].append(sec)
+            print(f"  (round {k + 1} of {repeats} done)", flush=True)
         plain = seconds["plain SGD"]
         ratios = {}
         for name, _ in rows:
@@ -442,25 +443,32 @@ def peer_rows(data, net, repeats, nndl_plain):
                   flush=True)
 
 
-def technique_tables(training, repeats, small_threads, smoke):
-    """The technique table for both networks (small ones on synthetic data
-    in the smoke run)."""
+def technique_tables(training, repeats, small_threads, smoke, networks=("small", "large"),
+                     large_images=20000):
+    """The technique table for ``networks`` (small ones on synthetic data
+    in the smoke run): [784,30,10] on 50,000 images, [784,800,800,10] on
+    ``large_images``."""
     small = Net("[784,30,10] mini-batch 10", [784, 30, 10], "sigmoid", "sigmoid", 10, 0.5,
                 {"elastic expansion, fresh each epoch": 2.0})
     sizes = [784, 40, 40, 10] if smoke else [784, 800, 800, 10]
     large = Net(f"[{','.join(map(str, sizes))}] ReLU/softmax mini-batch 100", sizes, "relu",
                 "softmax", 100, 0.1,
                 {"elastic expansion, fresh each epoch": 1.3})
-    technique_table(training if smoke else training.subset(min(50000, len(training))), small,
-                    repeats, small_threads)
-    technique_table(training.subset(min(20000, len(training))), large, repeats)
+    if "small" in networks:
+        technique_table(training if smoke else training.subset(min(50000, len(training))), small,
+                        repeats, small_threads)
+    if "large" in networks:
+        technique_table(training.subset(min(large_images, len(training))), large, repeats)
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--smoke", "--quick", action="store_true", help="tiny synthetic run, for CI")
-    p.add_argument("--techniques", action="store_true",
-                   help="only the technique table (each technique's epoch over plain SGD)")
+    p.add_argument("--techniques", default=None, metavar="small,large",
+                   help="only the technique table (each technique's epoch over plain SGD) "
+                        "of these networks")
+    p.add_argument("--technique-images", type=int, default=20000,
+                   help="training images per epoch of the large network's technique table")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--big-images", type=int, default=10000,
                    help="training images for the mini-batch-100 tables (default 10,000: "
@@ -480,7 +488,8 @@ def main(argv=None):
     print(machine(), flush=True)
     print(f"{len(training)} training images, one epoch per timing, median of {repeats}")
     if args.techniques:
-        technique_tables(training, repeats, args.small_threads, args.smoke)
+        technique_tables(training, repeats, args.small_threads, args.smoke,
+                         args.techniques.split(","), args.technique_images)
         return
 
     everyone = [("nndl", nndl_as("auto"), None), ("nndl reference (NumPy)", nndl_as("reference"), None),
