@@ -128,6 +128,17 @@ class BlasEngine(Engine):
                 or reference_only_reason(step, dropout=True, constraint=True,
                                          augment=expander_known(step.augment)))
 
+    @classmethod
+    def preference(cls, step):
+        """Mini-batches of 32 or more, or any when Numba is missing: below 32
+        NumPy's per-call overhead dominates, and what the compiled kernel
+        does not run goes to the reference step as before."""
+        from . import numba_engine
+        if step.mini_batch_size >= numba_engine.NUMBA_BELOW_BATCH \
+                or not numba_engine.numba_available():
+            return None
+        return f"mini-batches under {numba_engine.NUMBA_BELOW_BATCH} are the compiled kernel's"
+
     def __init__(self, network, step, x, y):
         super().__init__(network, step, x, y)
         self.m, self.n = step.mini_batch_size, len(x)
