@@ -1,7 +1,8 @@
 """Time nndl against the book's algorithm, scikit-learn and PyTorch.
 
-    python benchmarks/bench.py            # the full run (make bench)
-    python benchmarks/bench.py --smoke    # seconds, synthetic data (CI)
+    python benchmarks/bench.py              # the full run (make bench)
+    python benchmarks/bench.py --smoke      # seconds, synthetic data (CI); also --quick
+    python benchmarks/bench.py --techniques small,large   # only the technique table
 
 Every contender trains the same configuration -- sigmoid hidden layers,
 eta 0.5, lmbda 5.0 (L2), one epoch over the same images -- and each is
@@ -30,10 +31,11 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 from book_reference import BookCrossEntropy, BookNetwork, book_columns  # noqa: E402
 
 from nndl.data import Dataset, load_mnist  # noqa: E402
+from nndl.dropout import Dropout  # noqa: E402
 from nndl.network import Network  # noqa: E402
-from nndl.optimizers import SGD  # noqa: E402
-from nndl.regularization import L2  # noqa: E402
-from nndl.training import train  # noqa: E402
+from nndl.optimizers import SGD, Momentum  # noqa: E402
+from nndl.regularization import L1, L2, MaxNorm  # noqa: E402
+from nndl.training import StepSchedule, train  # noqa: E402
 
 ETA, LMBDA = 0.5, 5.0
 
@@ -269,9 +271,204 @@ def synthetic(n, d=784, classes=10, seed=0):
     return Dataset(x, rng.integers(0, classes, n)), Dataset(x[:n // 2], rng.integers(0, classes, n // 2))
 
 
+# ------------------------------------------------------------ technique table
+ELASTIC = "elastic:alpha=34,sigma=4"     # the `best` preset's distortion
+
+
+class Net:
+    """One network of the technique table: its layers, activations, mini-batch,
+    learning rate, and the per-technique goals (epoch over plain) stated for it."""
+
+    def __init__(self, label, sizes, hidden, output, m, eta, goals):
+        self.label, self.sizes, self.hidden, self.output = label, sizes, hidden, output
+        self.m, self.eta, self.goals = m, eta, goals
+        self.cost = "log-likelihood" if output == "softmax" else "cross-entropy"
+
+
+def techniques(net):
+    """[(name, factory)]: each factory returns train()'s keyword arguments
+    for one technique added to plain SGD without regularisation; a fresh
+    one per run (optimisers, dropout and expanders are stateful)."""
+    eta = net.eta
+
+    def expander():
+        from nndl.expansion import Expander
+        return Expander(ELASTIC, seed=1)
+
+    return [
+        ("plain SGD", lambda: {}),
+        ("momentum 0.9", lambda: dict(optimizer=Momentum(eta, 0.9))),
+        ("Nesterov 0.9", lambda: dict(optimizer=Momentum(eta, 0.9, nesterov=True))),
+        ("dropout 0.5 (hidden)", lambda: dict(dropout=Dropout(0.5))),
+        ("dropout 0.5 + input 0.2, per example",
+         lambda: dict(dropout=Dropout(0.5, 0.2, per_example=True))),
+        ("max-norm 3", lambda: dict(constraint=MaxNorm(3.0))),
+        ("L1 5.0", lambda: dict(regularization=L1(5.0))),
+        ("L2 5.0", lambda: dict(regularization=L2(5.0))),
+        ("elastic expansion, fresh each epoch", lambda: dict(augment=expander())),
+        ("best preset's step: momentum 0.9 + elastic + step:1:0.99",
+         lambda: dict(optimizer=Momentum(eta, 0.9), augment=expander(),
+                      callbacks=[StepSchedule(1, 0.99)])),
+    ]
+
+
+def technique_epoch(data, net, kwargs):
+    """Train a fresh seeded network for two epochs with ``kwargs`` (train()'s);
+    return (the second epoch's seconds, the engine).
+
+    The first epoch is the warm-up (compiling, caches, and for expansion the
+    one epoch whose distortion cannot be prepared in the background)."""
+    network = Network(net.sizes, hidden=net.hidden, output=net.output, cost=net.cost, seed=0)
+    kwargs = dict(kwargs)
+    optimizer = kwargs.pop("optimizer", None) or SGD(net.eta)
+    try:
+        state = train(network, data, 2, net.m, optimizer, **kwargs)
+    finally:
+        if kwargs.get("augment") is not None:
+            kwargs["augment"].close()          # stop preparing an epoch nobody trains
+    return state.history[1]["train_seconds"], state.engine
+
+
+def torch_technique(data, net, momentum=0.0, nesterov=False, dropout=0.0):
+    """One epoch of the table's network in PyTorch (CPU): the same layers,
+    SGD with ``momentum`` (PyTorch's own, v = mu v + g, p -= eta v) and
+    hidden ``dropout``."""
+    import torch
+    x = torch.from_numpy(np.ascontiguousarray(data.images, dtype=np.float32))
+    labels = torch.from_numpy(np.asarray(data.labels, dtype=np.int64))
+    y = torch.nn.functional.one_hot(labels, net.sizes[-1]).float()
+    act = {"sigmoid": torch.nn.Sigmoid, "relu": torch.nn.ReLU}[net.hidden]
+
+    def run():
+        torch.manual_seed(0)
+        layers = []
+        for a, b in zip(net.sizes[:-1], net.sizes[1:]):
+            layers += [torch.nn.Linear(a, b), act()] + ([torch.nn.Dropout(dropout)] if dropout else [])
+        model = torch.nn.Sequential(*layers[:-(2 if dropout else 1)])
+        opt = torch.optim.SGD(model.parameters(), lr=net.eta, momentum=momentum, nesterov=nesterov)
+        if net.output == "softmax":
+            loss_fn, target = torch.nn.CrossEntropyLoss(reduction="sum"), labels
+        else:
+            loss_fn, target = torch.nn.BCEWithLogitsLoss(reduction="sum"), y
+        perm = torch.randperm(len(x))
+        for k in range(0, len(x), net.m):
+            idx = perm[k:k + net.m]
+            opt.zero_grad()
+            loss = loss_fn(model(x[idx]), target[idx]) / len(idx)
+            loss.backward()
+            opt.step()
+    return run
+
+
+def sklearn_technique(data, net, momentum=0.0):
+    """One epoch of MLPClassifier on the table's network: SGD with
+    ``momentum`` (scikit-learn's: v = mu v - eta g), no penalty."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    def run():
+        clf = MLPClassifier(hidden_layer_sizes=tuple(net.sizes[1:-1]),
+                            activation={"sigmoid": "logistic"}.get(net.hidden, net.hidden),
+                            solver="sgd", alpha=0.0, batch_size=net.m, learning_rate_init=net.eta,
+                            momentum=momentum, nesterovs_momentum=False, max_iter=1,
+                            shuffle=True, random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            clf.fit(data.images, data.labels)
+    return run
+
+
+def technique_table(data, net, repeats, threads=None):
+    """Print each technique's epoch over the plain epoch of ``net``, the
+    engine that ran it, the peers' technique epochs over their own plain
+    epoch, and (softmax network) the best preset's step over the plain BLAS
+    epoch.  Return {name: median ratio}.
+
+    The techniques are timed in ``repeats`` rounds, each timing every
+    technique once, so that a change in the shared machine's speed meets
+    them all alike; each ratio is a round's technique epoch over the same
+    round's plain epoch: the median over rounds, and the range in brackets."""
+    print(f"\ntechniques on {net.label}, {len(data)} images: epoch over plain SGD in the same "
+          f"round, median of {repeats} rounds [min-max]", flush=True)
+    rows = techniques(net)
+    if net.output == "softmax":
+        rows = rows + [("plain SGD, blas engine named", lambda: {"engine": "blas"})]
+    seconds, engines_used = {name: [] for name, _ in rows}, {}
+    with thread_limit(threads):
+        for k in range(repeats):
+            for name, kwargs in rows:
+                sec, engines_used[name] = technique_epoch(data, net, kwargs())
+                seconds[name].append(sec)
+            print(f"  (round {k + 1} of {repeats} done)", flush=True)
+        plain = seconds["plain SGD"]
+        ratios = {}
+        for name, _ in rows:
+            r = [s / p for s, p in zip(seconds[name], plain)]
+            ratios[name] = statistics.median(r)
+            goal = net.goals.get(name)
+            print(f"  {name:<58} {statistics.median(seconds[name]):7.3f} s {ratios[name]:6.2f}x "
+                  f"[{min(r):.2f}-{max(r):.2f}] [{engines_used[name]}]"
+                  + (f"  (goal: <= {goal}x)" if goal else ""), flush=True)
+        if net.output == "softmax":
+            best = rows[-2][0]
+            r = [s / p for s, p in zip(seconds[best], seconds[rows[-1][0]])]
+            print(f"  best preset's step over the plain BLAS epoch: {statistics.median(r):.2f}x "
+                  f"[{min(r):.2f}-{max(r):.2f}]", flush=True)
+        peer_rows(data, net, repeats, statistics.median(plain))
+    return ratios
+
+
+def peer_rows(data, net, repeats, nndl_plain):
+    """The peers' epochs with the techniques they have, over their own plain
+    epoch (and nndl's plain epoch over theirs)."""
+    peers = [("PyTorch", "torch", torch_technique,
+              [("plain SGD", {}), ("momentum 0.9", dict(momentum=0.9)),
+               ("Nesterov 0.9", dict(momentum=0.9, nesterov=True)),
+               ("dropout 0.5 (hidden)", dict(dropout=0.5))])]
+    if net.output != "softmax":
+        peers.append(("scikit-learn", "sklearn", sklearn_technique,
+                      [("plain SGD", {}), ("momentum 0.9", dict(momentum=0.9))]))
+    for peer, module, make, rows in peers:
+        if not available(module):
+            print(f"  {peer}: skipped (not installed)")
+            continue
+        plain = None
+        for name, kwargs in rows:
+            fn = make(data, net, **kwargs)
+            fn()                                   # warm-up
+            sec = median_seconds(fn, repeats)
+            plain = plain or sec
+            extra = f", nndl's plain epoch {plain / nndl_plain:.1f}x faster" if not kwargs else ""
+            print(f"  {peer + ' ' + name:<58} {sec:7.3f} s {sec / plain:6.2f}x {peer} plain{extra}",
+                  flush=True)
+
+
+def technique_tables(training, repeats, small_threads, smoke, networks=("small", "large"),
+                     large_images=20000):
+    """The technique table for ``networks`` (small ones on synthetic data
+    in the smoke run): [784,30,10] on 50,000 images, [784,800,800,10] on
+    ``large_images``."""
+    small = Net("[784,30,10] mini-batch 10", [784, 30, 10], "sigmoid", "sigmoid", 10, 0.5,
+                {"elastic expansion, fresh each epoch": 2.0})
+    sizes = [784, 40, 40, 10] if smoke else [784, 800, 800, 10]
+    large = Net(f"[{','.join(map(str, sizes))}] ReLU/softmax mini-batch 100", sizes, "relu",
+                "softmax", 100, 0.1,
+                {"elastic expansion, fresh each epoch": 1.3})
+    if "small" in networks:
+        technique_table(training if smoke else training.subset(min(50000, len(training))), small,
+                        repeats, small_threads)
+    if "large" in networks:
+        technique_table(training.subset(min(large_images, len(training))), large, repeats)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--smoke", action="store_true", help="tiny synthetic run, for CI")
+    p.add_argument("--smoke", "--quick", action="store_true", help="tiny synthetic run, for CI")
+    p.add_argument("--techniques", default=None, metavar="small,large",
+                   help="only the technique table (each technique's epoch over plain SGD) "
+                        "of these networks")
+    p.add_argument("--technique-images", type=int, default=20000,
+                   help="training images per epoch of the large network's technique table")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--big-images", type=int, default=10000,
                    help="training images for the mini-batch-100 tables (default 10,000: "
@@ -290,6 +487,10 @@ def main(argv=None):
         repeats, big, memory = args.repeats, [[784, 800, 10], [784, 800, 800, 10]], True
     print(machine(), flush=True)
     print(f"{len(training)} training images, one epoch per timing, median of {repeats}")
+    if args.techniques:
+        technique_tables(training, repeats, args.small_threads, args.smoke,
+                         args.techniques.split(","), args.technique_images)
+        return
 
     everyone = [("nndl", nndl_as("auto"), None), ("nndl reference (NumPy)", nndl_as("reference"), None),
                 ("book per-example (float64)", book_epoch, None),
@@ -320,6 +521,7 @@ def main(argv=None):
         print(f"  nndl / BLAS floor: {rows[0][1] / floor:.2f}")
     print(f"\naccuracy of [784,30,10] on {len(test)} images: "
           f"{accuracy_time(test, repeats * 4) * 1000:.1f} ms (goal: <= 20 ms)")
+    technique_tables(training, repeats, args.small_threads, args.smoke)
     if memory:
         rss, wall, last = peak_rss_of_default_training(1)
         print(f"peak RSS of `nndl train --epochs 1` (default network): {rss:.0f} MB "

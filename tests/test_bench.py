@@ -25,6 +25,13 @@ def test_bench_smoke_prints_every_table_with_ratios():
     assert text.count("ratio") >= 8
     assert "nndl [numba]" in text and "book per-example" in text
     assert "nndl / BLAS floor:" in text
+    for row in ("plain SGD", "momentum 0.9", "Nesterov 0.9", "dropout 0.5 (hidden)", "max-norm 3",
+                "L1 5.0", "elastic expansion, fresh each epoch",
+                "best preset's step over the plain BLAS epoch"):
+        assert row in text
+    assert "techniques on [784,30,10] mini-batch 10" in text
+    assert "techniques on [784,40,40,10] ReLU/softmax mini-batch 100" in text
+    assert text.count("[blas]") >= 10          # the engine that ran each technique is named
     fused = gemm.fused_update(np.float32) is not None
     assert ("blas engine's weight update: one gemm call" in text) == fused
 

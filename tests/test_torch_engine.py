@@ -287,7 +287,7 @@ def test_auto_picks_torch_only_for_a_large_network_on_a_gpu(monkeypatch):
     assert not torch_engine.gpu_would_gain(small, 100)
     step = Step(SGD(0.1), NoRegularization(), 100, 200, dropout=Dropout(0.5))
     assert engines.select(big, step).name == "torch"
-    assert engines.select(small, step).name == "reference"
+    assert engines.select(small, step).name == "blas"          # dropout runs there too
 
 
 def test_naming_torch_for_pieces_it_does_not_know_is_an_error():

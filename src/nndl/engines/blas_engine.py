@@ -11,29 +11,47 @@ the work around them, so this engine
 * updates each weight matrix inside the product that computes its change,
   ``W += -eta/m * delta^T a`` as one BLAS ``gemm`` call (``gemm.py``), where
   NumPy's BLAS allows it, instead of computing the gradient and then
-  subtracting it;
-* applies L2 weight decay lazily, as ``kernel`` does: the weights are held
-  as s * V and decay only multiplies the scalar s (rescaled below 1e-4 and
-  at the end of every epoch).
+  subtracting it; with momentum the same call updates the velocity,
+  ``v = mu v - eta/m * delta^T a`` (gemm's beta = mu);
+* applies L2 weight decay lazily for plain SGD, as ``kernel`` does: the
+  weights are held as s * V and decay only multiplies the scalar s
+  (rescaled below 1e-4, before every per-batch callback and at the end of
+  every epoch).  With momentum the decay enters the velocity, so there the
+  weights are held as they are and the decay is one more pass.
+
+It runs every per-step technique of the chapter the reference step runs
+with the built-in pieces: momentum and Nesterov's accelerated gradient
+(``optimizers.Momentum``, its velocities updated in place in the
+optimiser, so a checkpoint or a callback sees them current), dropout of
+hidden and input units with either mask mode (the masks drawn by the
+``Dropout`` from its generator exactly as ``reference.sgd_step`` draws
+them), the max-norm constraint after each step, L1 and L2, and on-the-fly
+expansion (the ``Expander``'s whole distorted epoch, ``epoch_images``,
+prepared in the background while the previous epoch trains).
 
 It is pure NumPy, so it also serves when Numba is not installed.  It reads
 the learning rate at every step, so a schedule that changes it after any
 mini-batch takes effect from the next one.
 """
 
+import contextlib
 import math
 
 import numpy as np
 
 from ..activations import Linear, ReLU, Sigmoid, Softmax, Tanh
 from ..costs import QuadraticCost
-from ..optimizers import SGD
-from ..regularization import L1, L2, NoRegularization
+from ..dropout import Dropout
+from ..optimizers import SGD, Momentum
+from ..regularization import L1, L2, MaxNorm, NoRegularization
 from .base import (Engine, check_decay, decay_reason, network_reason, optimizer_reason,
+                   piece_reason,
                    reference_only_reason, regularization_reason)
 from .gemm import fused_update, usable
 
 RENORMALIZE_BELOW = 1e-4
+MOMENTUM_ATTRIBUTES = {"eta", "mu", "nesterov", "velocities"}
+DROPOUT_ATTRIBUTES = {"p_hidden", "p_input", "per_example", "rng"}
 
 
 def activate_(z, act):
@@ -67,6 +85,29 @@ def times_derivative_(d, a, act, tmp):
         d[a <= 0] = 0
 
 
+def velocity_reason(network, optimizer):
+    """Why a Momentum's saved velocities may not fit the network's
+    parameters (shape, dtype, contiguity); None if they do or there are none."""
+    vs = getattr(optimizer, "velocities", None)
+    if vs is None:
+        return None
+    params = network.weights + network.biases
+    if len(vs) != len(params) or any(
+            not isinstance(v, np.ndarray) or v.shape != np.shape(p) or v.dtype != network.dtype
+            or not v.flags.c_contiguous or not v.flags.writeable for v, p in zip(vs, params)):
+        return "momentum velocities that do not match the parameters run on the reference step"
+    return None
+
+
+def expander_known(augment):
+    """True if ``augment`` is nndl's ``Expander``, whose whole distorted
+    epoch (``epoch_images``) the engine can train on."""
+    if augment is None:
+        return False
+    from ..expansion import Expander
+    return type(augment) is Expander
+
+
 class BlasEngine(Engine):
     """Mini-batch SGD for supported networks with preallocated buffers."""
 
@@ -76,13 +117,29 @@ class BlasEngine(Engine):
 
     @classmethod
     def supports(cls, network, step):
-        """Plain SGD with no, L1 or L2 regularisation on ``Network``s of the
+        """SGD, momentum or Nesterov; no, L1 or L2 regularisation; dropout;
+        max-norm; an ``Expander`` as batch source; on ``Network``s of the
         built-in activations and costs, float32/64."""
         return (network_reason(network)
-                or optimizer_reason(step.optimizer, {SGD: {"eta"}})
+                or optimizer_reason(step.optimizer, {SGD: {"eta"}, Momentum: MOMENTUM_ATTRIBUTES})
+                or velocity_reason(network, step.optimizer)
                 or regularization_reason(step.regularization, (NoRegularization, L1, L2))
-                or reference_only_reason(step)
+                or piece_reason(step.constraint, "constraint", {MaxNorm: {"c"}})
+                or piece_reason(step.dropout, "dropout", {Dropout: DROPOUT_ATTRIBUTES})
+                or reference_only_reason(step, dropout=True, constraint=True,
+                                         augment=expander_known(step.augment))
                 or decay_reason(step, step.optimizer.eta))
+
+    @classmethod
+    def preference(cls, network, step):
+        """Mini-batches of 32 or more, or any when Numba is missing: below 32
+        NumPy's per-call overhead dominates, and what the compiled kernel
+        does not run goes to the reference step as before."""
+        from . import numba_engine
+        if step.mini_batch_size >= numba_engine.NUMBA_BELOW_BATCH \
+                or not numba_engine.numba_available():
+            return None
+        return f"mini-batches under {numba_engine.NUMBA_BELOW_BATCH} are the compiled kernel's"
 
     def __init__(self, network, step, x, y):
         super().__init__(network, step, x, y)
@@ -94,26 +151,45 @@ class BlasEngine(Engine):
         self.a = [np.empty((self.m, h), dtype=dt) for h in sizes[1:]]
         self.d = [np.empty((self.m, h), dtype=dt) for h in sizes[1:]]
         self.tmp = [np.empty((self.m, h), dtype=dt) for h in sizes[1:]]
+        self.dropped = [np.empty((self.m, h), dtype=dt) for h in sizes[:-1]]
         self.fused = fused_update(dt)      # None: gradient, then subtract
         self.g = [None] * len(network.weights)
+        self.scratch = [None] * len(network.weights)
         self.gb = [np.empty(h, dtype=dt) for h in sizes[1:]]
+        self.momentum = type(step.optimizer) is Momentum
 
     def run_epoch(self, x, y, order, epoch=None, after_batch=None):
-        """Train one epoch on the mini-batches of ``order``, calling
+        """Train one epoch on the mini-batches of ``order`` (of the
+        expander's distorted copy of ``x`` if the step has one), calling
         ``after_batch(images)`` after each step if given.  Return None, or
         the number of mini-batches done when it stopped early because an
         output bias became NaN or infinite (a NaN anywhere reaches them
         within one step)."""
+        augment = self.step.augment
+        if augment is None:
+            return self._epoch(x, y, order, after_batch)
+        images = augment.epoch_images(x, epoch)
+        with augment.blas_limit() if hasattr(augment, "blas_limit") else contextlib.nullcontext():
+            return self._epoch(images, y, order, after_batch)
+
+    def _epoch(self, x, y, order, after_batch):
+        """The steps of ``run_epoch`` on the training matrices ``x``, ``y``."""
         optimizer, lmbda = self.step.optimizer, getattr(self.regularization, "lmbda", 0.0)
+        lazy = type(self.regularization) is L2 and not self.momentum
         s, out = 1.0, self.network.biases[-1]
         for k in range(0, self.n, self.m):
             idx = order[k:k + self.m]
             eta = float(optimizer.eta)
             check_decay(self.step, eta)
-            s = self._step(x, y, idx, eta, eta * lmbda / self.n, s)
+            reg_step = eta * lmbda / self.n
+            s_new = s * (1.0 - reg_step) if lazy else s
+            self._step(x, y, idx, eta, reg_step, s, s_new)
+            s = s_new
             if after_batch or s < RENORMALIZE_BELOW:
                 self._rescale(s)
                 s = 1.0
+            if self.step.constraint is not None:
+                self._constrain(s)
             if not math.isfinite(float(out.sum())):
                 self._rescale(s)
                 return k // self.m + 1
@@ -122,17 +198,30 @@ class BlasEngine(Engine):
         self._rescale(s)
         return None
 
-    def _step(self, x, y, idx, eta, reg_step, s):
-        """One SGD step on the rows ``idx``; return the new weight scale."""
+    def _masks(self, c):
+        """This step's dropout masks (one per layer input, None where no
+        unit is dropped), drawn as ``reference.sgd_step`` draws them."""
+        dropout, net = self.step.dropout, self.network
+        if dropout is None or not dropout.active:
+            return [None] * len(net.weights)
+        return dropout.masks(net.sizes, c, net.dtype)
+
+    def _step(self, x, y, idx, eta, reg_step, s, s_new):
+        """One step on the rows ``idx`` with the weights held as s * V;
+        the weights are left as s_new * V."""
         net, c = self.network, len(idx)
         acts, ws = net.activations, net.weights
         xb, yb = self.xb[:c], self.yb[:c]
         np.take(x, idx, axis=0, out=xb)
         np.take(y, idx, axis=0, out=yb)
+        masks = self._masks(c)
         a = [xb] + [buf[:c] for buf in self.a]
         d = [buf[:c] for buf in self.d]
+        inputs = []                       # what each layer sees: a[l], dropped
         for l, (w, b) in enumerate(zip(ws, net.biases)):           # forward
-            np.matmul(a[l], w.T, out=a[l + 1])
+            inputs.append(a[l] if masks[l] is None
+                          else np.multiply(a[l], masks[l], out=self.dropped[l][:c]))
+            np.matmul(inputs[l], w.T, out=a[l + 1])
             if s != 1.0:
                 a[l + 1] *= s
             a[l + 1] += b.T
@@ -145,16 +234,87 @@ class BlasEngine(Engine):
             if s != 1.0:
                 d[l - 1] *= s
             times_derivative_(d[l - 1], a[l], acts[l - 1], self.tmp[l - 1][:c])
-        if type(self.regularization) is L1:                         # eq. (97)
-            for w in ws:
-                w -= reg_step * np.sign(w)
-        s_new = s * (1.0 - reg_step) if type(self.regularization) is L2 else s
+            if masks[l] is not None:
+                d[l - 1] *= masks[l]
+        if self.momentum:
+            self._momentum_update(inputs, d, eta, reg_step, c)
+            return
+        if type(self.regularization) is L1 and reg_step:            # eq. (97)
+            for l, w in enumerate(ws):
+                scratch = np.sign(w, out=self._scratch(l))
+                scratch *= reg_step
+                w -= scratch
         for l, (w, b) in enumerate(zip(ws, net.biases)):           # BP3, BP4
             np.sum(d[l], axis=0, out=self.gb[l])
             self.gb[l] *= eta / c
             b[:, 0] -= self.gb[l]
-            self._update(l, w, d[l], a[l], -eta / (c * s_new))
-        return s_new
+            self._update(l, w, d[l], inputs[l], -eta / (c * s_new))
+
+    def _momentum_update(self, inputs, d, eta, reg_step, c):
+        """Equations (107)-(108) for every weight and bias, or Nesterov's
+        reformulation, in place on the optimiser's velocities:
+
+            v' = mu v - eta (grad + decay),   w' = w + v'          (momentum)
+            w' = w - mu v + (1 + mu) v'                            (Nesterov)
+
+        where the last line is ``Momentum``'s w + mu v' - eta grad."""
+        net, opt = self.network, self.step.optimizer
+        ws, bs = net.weights, net.biases
+        if opt.velocities is None:
+            opt.velocities = [np.zeros_like(p) for p in ws + bs]
+        mu, nesterov, layers = float(opt.mu), opt.nesterov, len(ws)
+        reg = type(self.regularization)
+        for l, (w, b) in enumerate(zip(ws, bs)):
+            vw, vb = opt.velocities[l], opt.velocities[layers + l][:, 0]
+            decay = reg_step and reg in (L1, L2)
+            if decay:                                               # eq. (93)/(97)'s term, from w
+                scratch = self._scratch(l)
+                if reg is L1:
+                    np.sign(w, out=scratch)
+                else:
+                    np.copyto(scratch, w)
+                scratch *= reg_step
+            self._velocity(l, vw, w, d[l], inputs[l], mu, -eta / c, nesterov)
+            if decay:
+                vw -= scratch
+            if nesterov:
+                w += np.multiply(vw, 1.0 + mu, out=self._scratch(l))
+            else:
+                w += vw
+            np.sum(d[l], axis=0, out=self.gb[l])
+            self.gb[l] *= eta / c
+            if nesterov:
+                b[:, 0] -= mu * vb
+            vb *= mu
+            vb -= self.gb[l]
+            b[:, 0] += (1.0 + mu) * vb if nesterov else vb
+
+    def _velocity(self, l, v, w, d, a, mu, alpha, nesterov):
+        """v = mu v + alpha d^T a: one gemm call if possible, else NumPy's
+        product into a gradient buffer.  For Nesterov, first w -= mu v (the
+        old v), which the product's pass over v does not need."""
+        if nesterov:
+            np.multiply(v, mu, out=self.g_buffer(l))
+            w -= self.g[l]
+        if self.fused is not None and usable(v, d, a):
+            self.fused(v, d, a, alpha, mu)
+            return
+        np.matmul(d.T, a, out=self.g_buffer(l))
+        self.g[l] *= alpha
+        v *= mu
+        v += self.g[l]
+
+    def g_buffer(self, l):
+        """Layer l's gradient-sized buffer (allocated at first use)."""
+        if self.g[l] is None:
+            self.g[l] = np.empty_like(self.network.weights[l])
+        return self.g[l]
+
+    def _scratch(self, l):
+        """A second weight-sized buffer of layer l (the decay term)."""
+        if self.scratch[l] is None:
+            self.scratch[l] = np.empty_like(self.network.weights[l])
+        return self.scratch[l]
 
     def _update(self, l, w, d, a, alpha):
         """w += alpha * d^T a: one gemm call if possible, else NumPy's
@@ -162,11 +322,17 @@ class BlasEngine(Engine):
         if self.fused is not None and usable(w, d, a):
             self.fused(w, d, a, alpha)
             return
-        if self.g[l] is None:
-            self.g[l] = np.empty_like(w)
         d *= -alpha
-        np.matmul(d.T, a, out=self.g[l])
+        np.matmul(d.T, a, out=self.g_buffer(l))
         w -= self.g[l]
+
+    def _constrain(self, s):
+        """Apply the step's max-norm constraint to the weights s * V: the
+        bound c on the rows of s * V is the bound c / s on those of V."""
+        constraint = self.step.constraint
+        if s != 1.0:
+            constraint = MaxNorm(constraint.c / s)
+        constraint.apply(self.network.weights)
 
     def _rescale(self, s):
         """Multiply the stored weights by s, making them the true weights."""

@@ -31,7 +31,8 @@ _CACHE = {}
 
 
 def fused_update(dtype):
-    """Return ``update(w, d, a, alpha)`` doing ``w += alpha * d.T @ a`` in one
+    """Return ``update(w, d, a, alpha, beta=1)`` doing ``w = beta * w +
+    alpha * d.T @ a`` (a momentum step's velocity with beta = mu) in one
     BLAS call for arrays of ``dtype`` (float32 or float64), or None if
     NumPy's BLAS offers no usable ``cblas_?gemm``."""
     dtype = np.dtype(dtype)
@@ -63,11 +64,12 @@ def _gemm_from_numpy_blas(dtype):
     gemm.restype = None
     size = dtype.itemsize
 
-    def update(w, d, a, alpha):
-        """w += alpha * d.T @ a; w (M, N), d (K, M), a (K, N), rows contiguous."""
+    def update(w, d, a, alpha, beta=1.0):
+        """w = beta * w + alpha * d.T @ a (beta 1: w += alpha * d.T @ a);
+        w (M, N), d (K, M), a (K, N), rows contiguous."""
         (m, n), k = w.shape, d.shape[0]
         gemm(ROW_MAJOR, TRANS, NO_TRANS, m, n, k, alpha, d.ctypes.data,
-             d.strides[0] // size, a.ctypes.data, a.strides[0] // size, 1.0,
+             d.strides[0] // size, a.ctypes.data, a.strides[0] // size, beta,
              w.ctypes.data, w.strides[0] // size)
     return update
 
