@@ -205,3 +205,23 @@ def test_figures_polynomial_passes_through_the_points_and_the_line_does_not(tmp_
     assert values["poly_residual"] < 1e-6
     assert np.max(np.abs(values["line_slope"] * x - y)) > 0.1
     assert values["far_disagreement"] > 1
+
+
+def test_each_committed_result_gives_its_accuracies_in_one_unit():
+    """Within one experiment's stored series, every accuracy is a percentage
+    or every one is a fraction, never a mix (a reader compares them)."""
+    import json
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1] / "docs" / "reproduction"
+    for path in sorted(root.glob("*/metrics.json")):
+        doc = json.loads(path.read_text())
+        units = set()
+        for series in (doc.get("series") or {}).values():
+            if not isinstance(series, dict):
+                continue
+            for key, values in series.items():
+                numbers = [v for v in values if isinstance(v, (int, float))] \
+                    if isinstance(values, list) else []
+                if "accuracy" in key and numbers and max(numbers) > 0:
+                    units.add("percent" if max(numbers) > 1.0 else "fraction")
+        assert len(units) <= 1, f"{path.parent.name}: accuracies as {sorted(units)}"

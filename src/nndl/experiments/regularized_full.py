@@ -31,8 +31,8 @@ def run(quick, seeds, out):
         "final_gap": [100 * (h[-1]["training_accuracy"] - h[-1]["evaluation_accuracy"])
                       for h in histories],
     }
-    series = {f"30 hidden, seed {s}": {k: column(h, k) for k in MONITOR}
-              for s, h in enumerate(histories)}
+    series = {f"30 hidden, seed {s}": {k: column(h, k, 100) for k in MONITOR}   # percent,
+              for s, h in enumerate(histories)}                             # as the others
     for key, epochs, eta in (("hidden100", 30, 0.5), ("hidden100_60_epochs", 60, 0.1)):
         runs = [final_validation_accuracy(quick, s, 100, epochs, eta) for s in seed_list(seeds)]
         values[key] = [final for final, _ in runs]
