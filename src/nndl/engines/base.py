@@ -55,6 +55,12 @@ OUTPUT = (Sigmoid, Softmax, Linear)
 COSTS = (CrossEntropyCost, QuadraticCost, LogLikelihoodCost)
 NETWORK_ATTRIBUTES = {"sizes", "num_layers", "cost", "activations", "dtype", "seed",
                       "rng", "weights", "biases", "classes"}   # classes: labels only
+#: The attributes of the pieces the fast engines know exactly (their classes
+#: are checked by each engine's ``supports``): one with any other attribute
+#: may compute something they would not see.
+MOMENTUM_ATTRIBUTES = {"eta", "mu", "nesterov", "velocities"}
+DROPOUT_ATTRIBUTES = {"p_hidden", "p_input", "per_example", "rng"}
+MAX_NORM_ATTRIBUTES = {"c"}
 
 
 @dataclass(frozen=True)

@@ -44,14 +44,12 @@ from ..costs import QuadraticCost
 from ..dropout import Dropout
 from ..optimizers import SGD, Momentum
 from ..regularization import L1, L2, MaxNorm, NoRegularization
-from .base import (Engine, check_decay, decay_reason, network_reason, optimizer_reason,
-                   piece_reason,
+from .base import (DROPOUT_ATTRIBUTES, MAX_NORM_ATTRIBUTES, MOMENTUM_ATTRIBUTES, Engine,
+                   check_decay, decay_reason, network_reason, optimizer_reason, piece_reason,
                    reference_only_reason, regularization_reason)
 from .gemm import fused_update, usable
 
 RENORMALIZE_BELOW = 1e-4
-MOMENTUM_ATTRIBUTES = {"eta", "mu", "nesterov", "velocities"}
-DROPOUT_ATTRIBUTES = {"p_hidden", "p_input", "per_example", "rng"}
 
 
 def activate_(z, act):
@@ -124,7 +122,7 @@ class BlasEngine(Engine):
                 or optimizer_reason(step.optimizer, {SGD: {"eta"}, Momentum: MOMENTUM_ATTRIBUTES})
                 or velocity_reason(network, step.optimizer)
                 or regularization_reason(step.regularization, (NoRegularization, L1, L2))
-                or piece_reason(step.constraint, "constraint", {MaxNorm: {"c"}})
+                or piece_reason(step.constraint, "constraint", {MaxNorm: MAX_NORM_ATTRIBUTES})
                 or piece_reason(step.dropout, "dropout", {Dropout: DROPOUT_ATTRIBUTES})
                 or reference_only_reason(step, dropout=True, constraint=True,
                                          augment=expander_known(step.augment))

@@ -25,8 +25,8 @@ from ..costs import QuadraticCost
 from ..dropout import Dropout
 from ..optimizers import SGD, Momentum
 from ..regularization import L1, L2, MaxNorm, NoRegularization
-from .base import (Engine, check_decay, decay_reason, network_reason, optimizer_reason,
-                   piece_reason,
+from .base import (DROPOUT_ATTRIBUTES, MAX_NORM_ATTRIBUTES, MOMENTUM_ATTRIBUTES, Engine,
+                   check_decay, decay_reason, network_reason, optimizer_reason, piece_reason,
                    reference_only_reason, regularization_reason)
 
 SIMD = 16
@@ -35,8 +35,6 @@ SIMD = 16
 # first layer's products: on a quiet machine [784,800,10] with mini-batch 100
 # took 0.184 s with BLAS and 0.377 s compiled (docs/benchmarks.md).
 NUMBA_BELOW_BATCH = 32
-MOMENTUM_ATTRIBUTES = {"eta", "mu", "nesterov", "velocities"}
-DROPOUT_ATTRIBUTES = {"p_hidden", "p_input", "per_example", "rng"}
 
 
 def numba_available():
@@ -69,7 +67,7 @@ class NumbaEngine(Engine):
                 or optimizer_reason(step.optimizer, {SGD: {"eta"},
                                                      Momentum: MOMENTUM_ATTRIBUTES})
                 or regularization_reason(step.regularization, (NoRegularization, L1, L2))
-                or piece_reason(step.constraint, "constraint", {MaxNorm: {"c"}})
+                or piece_reason(step.constraint, "constraint", {MaxNorm: MAX_NORM_ATTRIBUTES})
                 or piece_reason(step.dropout, "dropout", {Dropout: DROPOUT_ATTRIBUTES})
                 or reference_only_reason(step, dropout=True, constraint=True)
                 or decay_reason(step, step.optimizer.eta)

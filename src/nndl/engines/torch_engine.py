@@ -43,7 +43,8 @@ from ..dropout import Dropout
 from ..errors import ConfigError
 from ..optimizers import SGD, Momentum
 from ..regularization import L1, L2, MaxNorm, NoRegularization
-from .base import Engine, network_reason, optimizer_reason, regularization_reason
+from .base import (DROPOUT_ATTRIBUTES, MAX_NORM_ATTRIBUTES, MOMENTUM_ATTRIBUTES, Engine,
+                   network_reason, optimizer_reason, regularization_reason)
 
 INSTALL_HINT = "the torch engine needs PyTorch: pip install 'nndl[torch]'"
 
@@ -57,7 +58,7 @@ INSTALL_HINT = "the torch engine needs PyTorch: pip install 'nndl[torch]'"
 GPU_MIN_PARAMETERS = 1_000_000
 GPU_MIN_BATCH = 64
 
-OPTIMIZER_ATTRIBUTES = {SGD: {"eta"}, Momentum: {"eta", "mu", "nesterov", "velocities"}}
+OPTIMIZER_ATTRIBUTES = {SGD: {"eta"}, Momentum: MOMENTUM_ATTRIBUTES}
 REGULARIZERS = (NoRegularization, L1, L2)
 
 
@@ -133,11 +134,10 @@ def pieces_reason(network, step):
     see.  Any batch source is fine: its images are moved to the device."""
     dropout, constraint = step.dropout, step.constraint
     if dropout is not None and (type(dropout) is not Dropout
-                                or set(vars(dropout)) - {"p_hidden", "p_input",
-                                                         "per_example", "rng"}):
+                                or set(vars(dropout)) - DROPOUT_ATTRIBUTES):
         return f"dropout {type(dropout).__name__} unknown to the torch engine"
     if constraint is not None and (type(constraint) is not MaxNorm
-                                   or set(vars(constraint)) - {"c"}):
+                                   or set(vars(constraint)) - MAX_NORM_ATTRIBUTES):
         return f"constraint {type(constraint).__name__} unknown to the torch engine"
     return (network_reason(network) or optimizer_reason(step.optimizer, OPTIMIZER_ATTRIBUTES)
             or regularization_reason(step.regularization, REGULARIZERS))
