@@ -4,10 +4,12 @@ headlessly, its outputs checked."""
 
 import io
 import json
+import math
 import re
 import sys
 from importlib import resources
 from pathlib import Path
+from xml.etree import ElementTree
 
 import numpy as np
 import pytest
@@ -27,14 +29,25 @@ NOTEBOOK = Path(__file__).parent.parent / "docs" / "notebooks" / "chapter3.ipynb
 
 
 def frames_of(plot):
-    """A sink that keeps each frame (PNG bytes)."""
+    """A sink that keeps each frame (SVG text)."""
     plot.sink_frames = []
     plot.sink = plot.sink_frames.append
     return plot
 
 
-def is_png(data):
-    return Image.open(io.BytesIO(data)).format == "PNG"
+def is_svg(text):
+    return ElementTree.fromstring(text).tag == SVG + "svg"
+
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def polyline(svg, name):
+    """The (x, y) points of the curve ``name`` ("training", "evaluation") in
+    each panel of an SVG frame, left to right."""
+    return [[tuple(map(float, p.split(","))) for p in line.get("points").split()]
+            for line in ElementTree.fromstring(svg).iter(SVG + "polyline")
+            if line.get("class") == name]
 
 
 # ----------------------------------------------------------------- LivePlot
@@ -43,7 +56,7 @@ def test_liveplot_draws_the_monitored_curves(tiny_data):
     net = Network([4, 8, 3], seed=0)
     state = train(net, tiny_data, 5, 10, SGD(0.5), evaluation=tiny_data,
                   callbacks=[Monitor(training_cost=True, evaluation_accuracy=True), plot])
-    assert len(plot.sink_frames) == 5 and all(map(is_png, plot.sink_frames))
+    assert len(plot.sink_frames) == 5 and all(map(is_svg, plot.sink_frames))
     assert plot.points["evaluation_accuracy"] == [
         (r["epoch"] + 1, r["evaluation_accuracy"]) for r in state.history]
     assert plot.points["training_cost"] == [(r["epoch"] + 1, r["training_cost"]) for r in state.history]
@@ -61,7 +74,7 @@ def test_liveplot_is_off_on_a_terminal(tiny_data):
     plot = notebook.LivePlot()
     assert not notebook.in_notebook() and not plot.enabled
     train(Network([4, 8, 3], seed=0), tiny_data, 2, 10, SGD(0.5), callbacks=[plot])
-    assert plot.fig is None and plot.frames == 0 and not any(plot.points.values())
+    assert plot.frames == 0 and plot.draw_seconds == 0 and not any(plot.points.values())
 
 
 def test_liveplot_in_network2_sgd_sees_the_books_numbers():
@@ -87,6 +100,64 @@ def test_liveplot_measures_for_itself_in_networkclassifier_fit():
     assert len(accuracies) == 4 and len(plot.points["training_cost"]) == 4
     assert accuracies[-1] == pytest.approx(clf.score(X[:200] / 16, y[:200]))
     assert clf.n_iter_ == 4
+
+
+def test_a_frame_draws_each_curve_through_its_points():
+    from nndl.curves import learning_curves
+    points = {"training_cost": [(1, 0.9), (2, 0.5), (3, float("nan")), (4, 0.2)],
+              "evaluation_accuracy": [(1, 0.5), (2, 0.7), (3, 0.8), (4, 0.9)],
+              "training_accuracy": [], "evaluation_cost": []}
+    svg = learning_curves(points, ("accuracy", "cost"), "epoch 4/4")
+    (accuracy,), (cost,) = polyline(svg, "evaluation"), polyline(svg, "training")
+    assert len(accuracy) == 4 and len(cost) == 3          # the NaN left out, not drawn
+    xs = [x for x, _ in accuracy]
+    assert xs == sorted(xs) and xs[0] < xs[-1]
+    assert [y for _, y in accuracy] == sorted((y for _, y in accuracy), reverse=True)  # rising
+    assert [y for _, y in cost] == sorted(y for _, y in cost)                        # falling
+    steps = [b - a for a, b in zip(xs, xs[1:])]
+    assert max(steps) - min(steps) < 0.2                  # epochs evenly spaced
+    rise = [(a[1] - b[1]) for a, b in zip(accuracy, accuracy[1:])]
+    assert rise[0] == pytest.approx(2 * rise[1], abs=0.2)  # y is linear in the value
+    assert "epoch 4/4" in svg and "accuracy" in svg
+
+
+def test_a_frame_has_round_ticks_inside_the_data_range():
+    from nndl.curves import labels, ticks
+    assert ticks(0.0, 1.0, 4) == [0.0, 0.25, 0.5, 0.75, 1.0]
+    assert labels([0.25, 0.5, 0.75]) == ["0.25", "0.50", "0.75"]
+    assert labels([6.0, 12.0]) == ["6", "12"]
+    assert all(1 <= t <= 30 and t == int(t) for t in ticks(1, 30, 5, integer=True))
+
+
+def test_a_frame_looks_right_in_a_browser(browser, tmp_path):
+    """Chromium draws both curves in their colours, inside the figure."""
+    from nndl.curves import STYLE, learning_curves
+    points = {"training_cost": [(e, 1 / e) for e in range(1, 31)],
+              "evaluation_cost": [(e, 1.2 / e) for e in range(1, 31)],
+              "training_accuracy": [(e, 1 - 0.5 / e) for e in range(1, 31)],
+              "evaluation_accuracy": [(e, 0.9 - 0.5 / e) for e in range(1, 31)]}
+    page = tmp_path / "curves.svg"
+    page.write_text(learning_curves(points, ("accuracy", "cost"), "epoch 30/30"))
+    browser.get(page.as_uri())
+    image = Image.open(io.BytesIO(browser.get_screenshot_as_png())).convert("RGB")
+    pixels = np.asarray(image)[:202, :576].astype(int)
+    for colour, _ in STYLE.values():
+        rgb = np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)])
+        near = np.abs(pixels - rgb).sum(axis=2) < 90
+        columns = np.flatnonzero(near.any(axis=0))
+        assert near.sum() > 150, colour                           # a curve, not a dot
+        assert columns.min() < 150 and columns.max() > 450, colour  # in both panels
+    text = browser.find_element("tag name", "svg").text
+    assert "epoch 30/30" in text and "accuracy" in text and "cost" in text
+
+
+def test_liveplot_draws_every_epoch_of_a_short_run_within_its_budget(tiny_data):
+    """A frame costs so little that a second-long run is redrawn every epoch."""
+    plot = frames_of(notebook.LivePlot(enabled=True))
+    train(Network([4, 8, 3], seed=0), tiny_data, 20, 10, SGD(0.5), evaluation=tiny_data,
+          callbacks=[Monitor(evaluation_accuracy=True, evaluation_cost=True), plot])
+    assert plot.frames >= 2 and plot.draw_seconds > 0
+    assert math.isfinite(plot.frame_seconds)
 
 
 def test_liveplot_state_round_trips():
@@ -285,7 +356,7 @@ def test_the_notebook_shows_widgets_plots_and_few_lines(executed):
     for cid in ("neuron", "softmax", "draw"):
         assert widget in mimes(executed[cid]), cid
     for cid in ("overfit", "l2", "schedule", "sklearn"):      # one plot each, redrawn in place
-        assert mimes(executed[cid]).count("image/png") == 1, cid
+        assert mimes(executed[cid]).count("image/svg+xml") == 1, cid
     overfit = cell_text(executed["overfit"])
     assert "earlier lines not shown" in overfit and len(overfit.splitlines()) <= 8
     neurons = executed["neurons"]

@@ -4,9 +4,10 @@ and the playground's widgets.
 * ``LivePlot`` -- a training callback that redraws accuracy and cost in the
   cell after each epoch (``train``, the book shim's ``SGD`` and
   ``NetworkClassifier.fit`` all take ``callbacks=``); on a terminal it does
-  nothing.  Redraws are throttled so that drawing, including the final
-  frame that is always drawn, takes at most ``budget`` (2%) of the training
-  time once training outlasts a few frames (a frame is some 30-100 ms).
+  nothing.  A frame is a small SVG document (``nndl.curves``) that takes
+  well under a millisecond to build; redraws are throttled so that drawing,
+  the final frame that is always drawn included, stays within ``budget``
+  (2%) of the training time.
 * ``EpochLog`` -- the command line's per-epoch line, shown in one output
   that is rewritten each epoch instead of one line per epoch; ``tail()``
   does the same for anything printed in a ``with`` block (network2's lines).
@@ -76,40 +77,39 @@ class LivePlot:
     accuracy and cost, the quantities of the chapter's figures); when
     nothing was measured, it measures the accuracy and cost on the first
     ``measure`` evaluation images (training images without evaluation
-    data) itself, for the plot only.  ``enabled`` defaults to
-    ``in_notebook()``; ``sink`` receives each frame's PNG bytes (default: the
-    cell).  ``state_dict``/``load_state_dict`` keep the points across a
-    resumed run.
+    data) itself, for the plot only.  Each frame is an SVG document
+    (``nndl.curves``), built in well under a millisecond and drawn by the
+    browser.  ``enabled`` defaults to ``in_notebook()``; ``sink`` receives
+    each frame's SVG text (default: the cell, replaced in place).
+    ``state_dict``/``load_state_dict`` keep the points across a resumed run.
     """
 
-    #: seconds one frame takes, the last measured in this process (a guess at first)
-    frame_cost = 0.1
-
     def __init__(self, what=("accuracy", "cost"), budget=0.02, measure=1000, enabled=None,
-                 sink=None, size=(8, 2.8)):
+                 sink=None):
         self.what = tuple(what)
-        self.budget, self.measure, self.size = budget, measure, size
+        self.budget, self.measure = budget, measure
         self.enabled = in_notebook() if enabled is None else enabled
         self.sink = sink
         self.points = {k: [] for k in SERIES}
         self.frames = 0
         self.draw_seconds = 0.0
-        self.fig = None
-        if self.enabled:     # import and lay out now, not while training: the first
-            require("matplotlib")          # import and the first rendering take longest
-            self._make_figure()
-            self.fig.canvas.draw()
+        self.frame_seconds = 0.0         # the last frame's cost
+        self.title = ""
+        self._drawn = 0
+        if self.enabled:                 # imported now, not while training
+            require("matplotlib.ticker")                     # the tick locator
+            from . import curves  # noqa: F401
 
     # -- hooks
     def on_train_begin(self, state):
-        """Set up the figure (and the cell's output) for this run."""
+        """Set up the cell's output for this run."""
         if not self.enabled:
             return
         self.started = time.perf_counter()
         if self.sink is None:
             require("IPython")
             area = _Display()
-            self.sink = lambda png: area.show(_png(png))
+            self.sink = lambda svg: area.show(_SVG(svg, self.title))
 
     def on_epoch_end(self, state):
         """Record this epoch's values; redraw if the time budget allows."""
@@ -124,7 +124,7 @@ class LivePlot:
         self.title = f"epoch {record['epoch'] + 1}/{state.epochs}"
         # redraw only if this frame and the final one keep within the budget
         elapsed = time.perf_counter() - self.started
-        if self.draw_seconds + 2 * LivePlot.frame_cost < self.budget * elapsed:
+        if self.draw_seconds + 2 * self.frame_seconds < self.budget * elapsed:
             self.draw()
 
     def on_train_end(self, state):
@@ -136,47 +136,15 @@ class LivePlot:
     def frames_behind(self):
         return any(self.points.values()) and self._drawn != sum(map(len, self.points.values()))
 
-    def _make_figure(self):
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-        self.fig = Figure(figsize=self.size, dpi=72)
-        FigureCanvasAgg(self.fig)
-        self.axes, self.lines = {}, {}
-        for i, quantity in enumerate(self.what):
-            ax = self.fig.add_subplot(1, len(self.what), i + 1)
-            ax.set_xlabel("epoch")
-            ax.set_ylabel(quantity)
-            ax.grid(alpha=0.3)
-            ax.locator_params(nbins=4)       # fewer tick labels: text is most of a frame
-            self.axes[quantity] = ax
-            for k in SERIES:
-                if k.endswith(quantity):
-                    style = "--" if k.startswith("training") else "-"
-                    self.lines[k], = ax.plot([], [], style, label=k.split("_")[0])
-        self.fig.subplots_adjust(left=0.08, right=0.98, bottom=0.17, top=0.88, wspace=0.28)
-        self._drawn = 0
-
     def draw(self):
-        """Render the curves as PNG and hand them to the sink."""
+        """Build the curves' SVG and hand it to the sink."""
+        from .curves import learning_curves
         start = time.perf_counter()
-        for k, line in self.lines.items():
-            if self.points[k]:
-                line.set_data(*zip(*self.points[k]))
-        for quantity, ax in self.axes.items():
-            shown = [line for k, line in self.lines.items() if self.points[k] and k.endswith(quantity)]
-            ax.relim()
-            ax.autoscale_view()
-            if shown and (ax.get_legend() is None or len(ax.get_legend().get_lines()) != len(shown)):
-                ax.legend(handles=shown, fontsize="small",
-                          loc="lower right" if quantity == "accuracy" else "upper right")
-        self.fig.suptitle(getattr(self, "title", ""), fontsize="medium")
-        buf = io.BytesIO()
-        self.fig.canvas.print_png(buf)
-        self.sink(buf.getvalue())
+        self.sink(learning_curves(self.points, self.what, self.title))
         self.frames += 1
         self._drawn = sum(map(len, self.points.values()))
-        LivePlot.frame_cost = time.perf_counter() - start
-        self.draw_seconds += LivePlot.frame_cost
+        self.frame_seconds = time.perf_counter() - start
+        self.draw_seconds += self.frame_seconds
 
     def _measure(self, state):
         data = state.evaluation if state.evaluation is not None else state.training
@@ -196,9 +164,17 @@ class LivePlot:
         self.points = {k: [tuple(p) for p in d["points"].get(k, [])] for k in SERIES}
 
 
-def _png(data):
-    from IPython.display import Image
-    return Image(data=data, format="png")
+class _SVG:
+    """A frame for IPython's display: the SVG, and its title as text."""
+
+    def __init__(self, svg, title):
+        self.svg, self.title = svg, title
+
+    def _repr_svg_(self):
+        return self.svg
+
+    def __repr__(self):
+        return f"<learning curves, {self.title}>"
 
 
 # ---------------------------------------------------------------- EpochLog
