@@ -10,10 +10,10 @@ output layers the activations -- and answers with the most probable class.
 Averaging rather than voting, because the mean keeps each member's
 confidence (a member that is sure outweighs two that hesitate), it leaves
 no ties to break (two members of a committee of four disagreeing is common;
-equal means are not), and it is what Cireşan et al. (2011, "Flexible, high
-performance convolutional neural networks for image classification";
-2012, "Multi-column deep neural networks") used for their committees of
-MNIST networks.  ``nndl reproduce ensemble`` runs the chapter's vote.
+equal means are not), and it is how Cireşan et al. combined their
+committees of MNIST networks ("Handwritten digit recognition with a
+committee of deep neural nets on GPUs", 2011, arXiv:1103.4487: the mean of
+the members' outputs).  ``nndl reproduce ensemble`` runs the chapter's vote.
 
 ``Committee(networks)`` takes members with the same input size, output
 layer and classes (anything else is refused: ``ConfigError``) and has a
