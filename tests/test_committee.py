@@ -307,3 +307,24 @@ def test_the_committee_preset_is_the_best_network_five_times():
     best = RunConfig(**settings_from(read_preset("best"), "preset"))
     assert config.members == 5 and config.sizes == best.sizes and config.expand == best.expand
     assert config.members * config.time_limit < 60      # the committee's 60 minutes
+
+
+def test_an_interrupted_committee_keeps_its_finished_members(tmp_path, idx, capsys,
+                                                            monkeypatch):
+    out_dir = tmp_path / "c"
+    real = C.train_member
+
+    def interrupted(config, *args, **kwargs):
+        if config.seed == 6:                        # member 2
+            raise KeyboardInterrupt
+        return real(config, *args, **kwargs)
+    monkeypatch.setattr(C, "train_member", interrupted)
+    code, out, err = run_cli(committee_args(idx, out_dir, "--members", "3"), capsys)
+    assert code == 130
+    assert "member 2 was not finished; member 1 is saved in" in err
+    assert "the same command trains the rest" in err
+    assert (out_dir / "member-1" / "metrics.json").is_file()
+    assert not (out_dir / "committee.json").exists()
+    monkeypatch.setattr(C, "train_member", real)
+    code, out, err = run_cli(committee_args(idx, out_dir, "--members", "3"), capsys)
+    assert code == 0 and out.count("trained already") == 1

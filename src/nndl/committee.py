@@ -303,9 +303,18 @@ def train_committee(config, splits=None, *, callbacks=None, report=None, on_memb
                 f"{member_dir(config.out, k)}")
         else:
             say(f"member {k}/{config.members} (seed {seed})")
-            run, state, summary, test_accuracy, doc = train_member(
-                member_config(config, k), splits, index=k, report=report, sources=sources,
-                callbacks=callbacks(k) if callbacks else ())
+            try:
+                run, state, summary, test_accuracy, doc = train_member(
+                    member_config(config, k), splits, index=k, report=report,
+                    sources=sources, callbacks=callbacks(k) if callbacks else ())
+            except KeyboardInterrupt:
+                saved = sorted(set(done) | set(range(1, k)))
+                raise KeyboardInterrupt(
+                    f"member {k} was not finished; "
+                    + (f"member{'s' if len(saved) > 1 else ''} "
+                       f"{', '.join(map(str, saved))} {'are' if len(saved) > 1 else 'is'} "
+                       f"saved in {config.out}; " if saved else "")
+                    + "the same command trains the rest") from None
             network = run.network
             if on_member:
                 on_member(k, run, state, summary, test_accuracy)
