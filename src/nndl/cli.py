@@ -476,17 +476,14 @@ def check_report_possible(out):
 
 # ---------------------------------------------------------------- evaluate
 def cmd_evaluate(args):
-    """Print a saved network's accuracy and cost on one split."""
-    from .data import load_dataset
+    """Print a saved network's accuracy and cost on one split (several
+    networks: ``evaluate_committee``)."""
     from .persistence import load
     if len(args.model) > 1:
         return evaluate_committee(args)
     args.model = args.model[0]
     net = load(args.model)
-    data = getattr(load_dataset(args.dataset, validation_size=args.validation_size), args.on)
-    if net.classes is not None:                  # a --digits model: the same classes only
-        data = data.only_classes(net.classes)
-        print(f"classes: {','.join(map(str, net.classes))} ({len(data)} {args.on} images)")
+    data = evaluation_data(args, net.classes)
     from .training import check_data
     check_data(net, data, args.on)
     acc = net.accuracy(data.images, data.labels)
@@ -497,18 +494,25 @@ def cmd_evaluate(args):
     return 0
 
 
+def evaluation_data(args, classes):
+    """The split ``--on`` names; for a --digits model (``classes``) the same
+    classes only, said in one line."""
+    from .data import load_dataset
+    data = getattr(load_dataset(args.dataset, validation_size=args.validation_size), args.on)
+    if classes is not None:
+        data = data.only_classes(classes)
+        print(f"classes: {','.join(map(str, classes))} ({len(data)} {args.on} images)")
+    return data
+
+
 def evaluate_committee(args):
     """Print each model's accuracy and the committee's (mean of their output
     probabilities); models that cannot be combined are refused before the
     data is loaded."""
     from .committee import COMBINE, load_committee
-    from .data import load_dataset
     from .training import check_data
     committee = load_committee(args.model)
-    data = getattr(load_dataset(args.dataset, validation_size=args.validation_size), args.on)
-    if committee.classes is not None:
-        data = data.only_classes(committee.classes)
-        print(f"classes: {','.join(map(str, committee.classes))} ({len(data)} {args.on} images)")
+    data = evaluation_data(args, committee.classes)
     check_data(committee, data, args.on)
     members, by_size = committee.accuracies(data.images, data.labels)
     for path, correct in zip(args.model, members):
