@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed
 # the checkout; the product itself fetches and verifies MNIST on its own.
 SHARED_MNIST := $(wildcard ../shared/data/mnist.pkl.gz)
 
-.PHONY: train test bench bench-scaling venv clean reproduce best
+.PHONY: train test bench bench-scaling venv clean reproduce best best-committee
 
 venv: $(STAMP)
 
@@ -37,6 +37,14 @@ best: $(STAMP)
 		--preset best --save out/best-model.json --metrics-out out/best.json
 	$(VENV)/bin/nndl plot out/best.json --out out/best.png
 	$(PY) scripts/run_summary.py out/best.json
+
+# A committee of five such networks (nndl.committee), averaging their output
+# probabilities: each member's model and metrics in out/best-committee/member-K/,
+# the committee's metrics in out/best-committee/committee.json.  Run again after
+# an interruption, it trains only the members not yet finished.
+best-committee: $(STAMP)
+	$(if $(SHARED_MNIST),NNDL_DATA=$(abspath $(SHARED_MNIST))) $(VENV)/bin/nndl train \
+		--preset best-committee --out out/best-committee
 
 test: $(STAMP)
 	$(if $(SHARED_MNIST),NNDL_DATA=$(abspath $(SHARED_MNIST))) $(PY) -m pytest -q

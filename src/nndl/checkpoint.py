@@ -441,16 +441,26 @@ def check_same_config(directory, saved, current, defaults=None):
     checkpoint does not record (it was added to nndl later) counts as its
     value in ``defaults``, the value every run had before it existed.
     """
+    diffs = config_differences(saved, current, defaults, RESUME_MAY_DIFFER)
+    if diffs:
+        raise ConfigError(f"--resume {directory}: the checkpoint was made with different "
+                          f"settings: {'; '.join(diffs)}; rerun with the checkpoint's settings")
+
+
+def config_differences(saved, current, defaults=None, ignore=()):
+    """The options whose values differ between ``saved`` and ``current``
+    ({option: value}, as JSON gives them back), as 'flag old (now new)'
+    texts; the sources of the options and the options in ``ignore`` are not
+    compared, and an option ``saved`` lacks counts as its value in
+    ``defaults``."""
     diffs, defaults = [], defaults or {}
     saved = {**{k: v for k, v in defaults.items() if k not in saved}, **saved}
-    for key in sorted((set(saved) | set(current)) - set(SOURCES) - set(RESUME_MAY_DIFFER)):
+    for key in sorted((set(saved) | set(current)) - set(SOURCES) - set(ignore)):
         if saved.get(key) != current.get(key):
             what = "training data" if key == "training_data_sha256" else \
                 "--" + key.replace("_", "-")
             diffs.append(f"{what} {_show(saved.get(key))} (now {_show(current.get(key))})")
-    if diffs:
-        raise ConfigError(f"--resume {directory}: the checkpoint was made with different "
-                          f"settings: {'; '.join(diffs)}; rerun with the checkpoint's settings")
+    return diffs
 
 
 def _show(value):

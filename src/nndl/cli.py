@@ -137,19 +137,24 @@ def build_parser():
     add_run_options(t)
     t.set_defaults(handler=cmd_train)
 
-    e = sub.add_parser("evaluate", help="accuracy and cost of a saved network")
-    e.add_argument("model", metavar="MODEL.json")
+    e = sub.add_parser("evaluate", help="accuracy and cost of a saved network (several: "
+                       "each one's accuracy and the committee's)")
+    e.add_argument("model", metavar="MODEL.json", nargs="+",
+                   help="a saved network; several make a committee, which classifies by the "
+                        "mean of their output probabilities (nndl.committee)")
     add_dataset_arguments(e)
     e.add_argument("--on", choices=("test", "validation", "training"), default="test",
                    help="which split to evaluate (default: test)")
     e.set_defaults(handler=cmd_evaluate)
 
     p = sub.add_parser("predict", help="classify image files with a saved network (or the "
-                       "shipped one)", usage="nndl predict [-h] [MODEL.json] IMAGE [IMAGE ...]")
-    p.add_argument("images", metavar="[MODEL.json] IMAGE", nargs="+",
+                       "shipped one)",
+                       usage="nndl predict [-h] [MODEL.json ...] IMAGE [IMAGE ...]")
+    p.add_argument("images", metavar="[MODEL.json ...] IMAGE", nargs="+",
                    help="a saved network (a .json file; without one, nndl's shipped MNIST "
-                        "network), then PNG/JPEG/... files up to 50 Mpixels; each is turned into a "
-                        "centred 28x28 digit the way MNIST was made")
+                        "network; several: a committee, the mean of their output "
+                        "probabilities), then PNG/JPEG/... files up to 50 Mpixels; each is "
+                        "turned into a centred 28x28 digit the way MNIST was made")
     p.add_argument("--show", metavar="FILE.png",
                    help="also save the 28x28 input the network saw (several images: side by side)")
     p.set_defaults(handler=cmd_predict)
@@ -228,6 +233,8 @@ def cmd_train(args):
     started = time.perf_counter()
     engines.LEAN_NUMBA = True      # this process runs only nndl: see the function's docstring
     config = run_config(args)
+    if config.members != 1 or config.out is not None:
+        return cmd_committee(args, config)
     run = build_run(config)
     if config.seed is None and config.resume is None:     # resuming: the checkpoint's seed
         print(f"seed: {run.config.seed} (drawn; --seed {run.config.seed} repeats this run)",
@@ -235,22 +242,61 @@ def cmd_train(args):
     printer = EpochPrinter(config.evaluate_on, show_eta=config.lr_schedule is not None)
     state = run.train([WallClock(started), printer])
     summary = run_summary(run, state)
-    if summary["stop_reason"]:
-        print(f"stopped: {summary['stop_reason']}")
-    print(weights_line(summary, config.evaluate_on))
-    test_accuracy = None
-    if config.test:
-        test_accuracy = measure_test_accuracy(run)
-        n_test = len(run.splits.test)
-        print(f"test accuracy: {test_accuracy:.2%} ({round(test_accuracy * n_test)} "
-              f"/ {n_test})")
-    print(f"engine: {state.engine} ({state.engine_reason})")
+    test_accuracy = measure_test_accuracy(run) if config.test else None
+    print_run_end(run, state, summary, test_accuracy)
     written = save_outputs(run, state, test_accuracy, summary,
                            sources={k: getattr(args, k, None) for k in SOURCE_OPTIONS})
     if config.save in written:
         print(f"saved network to {config.save}")
     if config.plot in written:
         print(f"wrote {config.plot}")
+    return 0
+
+
+def print_run_end(run, state, summary, test_accuracy):
+    """The lines after a run's epochs: why it stopped, which weights it
+    kept, the test accuracy (None: not measured) and the engine."""
+    if summary["stop_reason"]:
+        print(f"stopped: {summary['stop_reason']}")
+    print(weights_line(summary, run.config.evaluate_on))
+    if test_accuracy is not None:
+        n_test = len(run.splits.test)
+        print(f"test accuracy: {test_accuracy:.2%} ({round(test_accuracy * n_test)} "
+              f"/ {n_test})")
+    print(f"engine: {state.engine} ({state.engine_reason})", flush=True)
+
+
+def cmd_committee(args, config):
+    """Train a committee (--members N --out DIR) with nndl.committee: each
+    member's epoch lines as 'train' prints them, then the committee's
+    accuracy by size on the validation set and on the test set."""
+    import warnings
+    from .callbacks import EpochPrinter, WallClock
+    from .committee import COMMITTEE_FILE, train_committee
+
+    def callbacks(k):
+        return [WallClock(), EpochPrinter(config.evaluate_on,
+                                          show_eta=config.lr_schedule is not None)]
+
+    def on_member(k, run, state, summary, test_accuracy):
+        print_run_end(run, state, summary, test_accuracy)
+        print(f"saved member {k} to {run.config.save}", flush=True)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        doc = train_committee(config, callbacks=callbacks, report=say, on_member=on_member,
+                              sources={k: getattr(args, k, None) for k in SOURCE_OPTIONS})
+    for message in dict.fromkeys(str(w.message) for w in caught):   # once, not per member
+        print(f"nndl: warning: {message}", file=sys.stderr)
+    if doc["validation_accuracy_by_size"]:
+        sizes = "  ".join(f"{n}:{a:.2%}" for n, a in
+                          enumerate(doc["validation_accuracy_by_size"], 1))
+        print(f"committee validation accuracy by size: {sizes}")
+    if doc["test_accuracy"] is not None:
+        print(f"committee test accuracy ({doc['combine']}, {config.members} members): "
+              f"{doc['test_accuracy']:.2%}")
+    print(f"wrote {os.path.join(config.out, COMMITTEE_FILE)} "
+          f"(total {doc['total_seconds']:.1f}s, every member's training included)")
     return 0
 
 
@@ -430,14 +476,14 @@ def check_report_possible(out):
 
 # ---------------------------------------------------------------- evaluate
 def cmd_evaluate(args):
-    """Print a saved network's accuracy and cost on one split."""
-    from .data import load_dataset
+    """Print a saved network's accuracy and cost on one split (several
+    networks: ``evaluate_committee``)."""
     from .persistence import load
+    if len(args.model) > 1:
+        return evaluate_committee(args)
+    args.model = args.model[0]
     net = load(args.model)
-    data = getattr(load_dataset(args.dataset, validation_size=args.validation_size), args.on)
-    if net.classes is not None:                  # a --digits model: the same classes only
-        data = data.only_classes(net.classes)
-        print(f"classes: {','.join(map(str, net.classes))} ({len(data)} {args.on} images)")
+    data = evaluation_data(args, net.classes)
     from .training import check_data
     check_data(net, data, args.on)
     acc = net.accuracy(data.images, data.labels)
@@ -445,6 +491,34 @@ def cmd_evaluate(args):
     print(f"{args.on} accuracy: {acc / len(data):.2%} ({acc} / {len(data)})")
     print(f"{args.on} cost: {cost:.4f} (without the regularisation term; 'nndl train' "
           "prints cost+L2, with it)")
+    return 0
+
+
+def evaluation_data(args, classes):
+    """The split ``--on`` names; for a --digits model (``classes``) the same
+    classes only, said in one line."""
+    from .data import load_dataset
+    data = getattr(load_dataset(args.dataset, validation_size=args.validation_size), args.on)
+    if classes is not None:
+        data = data.only_classes(classes)
+        print(f"classes: {','.join(map(str, classes))} ({len(data)} {args.on} images)")
+    return data
+
+
+def evaluate_committee(args):
+    """Print each model's accuracy and the committee's (mean of their output
+    probabilities); models that cannot be combined are refused before the
+    data is loaded."""
+    from .committee import COMBINE, load_committee
+    from .training import check_data
+    committee = load_committee(args.model)
+    data = evaluation_data(args, committee.classes)
+    check_data(committee, data, args.on)
+    members, by_size = committee.accuracies(data.images, data.labels)
+    for path, correct in zip(args.model, members):
+        print(f"{path}: {args.on} accuracy {correct / len(data):.2%} ({correct} / {len(data)})")
+    print(f"committee of {len(committee)} ({COMBINE}): {args.on} accuracy: "
+          f"{by_size[-1] / len(data):.2%} ({by_size[-1]} / {len(data)})")
     return 0
 
 
@@ -461,13 +535,20 @@ def cmd_predict(args):
     from .outputs import check_output_path
     if args.show:
         check_output_path(args.show, "--show")
-    args.model = args.images.pop(0) if args.images[0].lower().endswith(".json") else None
+    models = []
+    while args.images and args.images[0].lower().endswith(".json"):
+        models.append(args.images.pop(0))
+    args.model = models[0] if models else None
     if not args.images:
-        raise ConfigError(f"no image given after the model {args.model}")
+        raise ConfigError(f"no image given after the model{'s' if len(models) > 1 else ''} "
+                          f"{' '.join(models)}")
     if args.model is None:
         from . import pretrained
         net = pretrained.load()
         print(f"nndl: {pretrained.describe()}", file=sys.stderr, flush=True)
+    elif len(models) > 1:
+        from .committee import load_committee
+        net = load_committee(models)     # classifies by the mean of the members' outputs
     else:
         net = load(args.model)
     if net.sizes[0] != 784:

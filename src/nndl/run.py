@@ -243,6 +243,16 @@ class RunConfig:
     resume: str = option(None, P.Text(),
                          "continue the run checkpointed in DIR (give the same flags; "
                          "--epochs may grow); it goes on checkpointing there", metavar="DIR")
+    members: int = option(
+        1, P.Interval(int, 1, 100, closed="both"),
+        "train a committee of N networks, seeded S, S+1, ... (S: --seed), one after "
+        "another, that classify by the mean of their output probabilities "
+        "(nndl.committee; needs --out)", metavar="N")
+    out: str = option(
+        None, P.Text(),
+        "a committee's folder: each member's model and metrics in DIR/member-K/, the "
+        "committee's metrics in DIR/committee.json; a member already there with the same "
+        "settings is not trained again", metavar="DIR")
 
     def __post_init__(self):
         for f in fields(self):
@@ -522,6 +532,9 @@ def build(config, splits=None, *, network=None, optimizer=None, augment=None, re
     (``with_seed``): ``Run.config.seed`` says which, and the metrics file
     records it.
     """
+    if config.members != 1 or config.out is not None:
+        raise ConfigError("--members and --out describe a committee, which "
+                          "nndl.committee.train_committee trains, one build per member")
     check_outputs(config)
     from .engines.torch_engine import check_device
     check_device(config.engine, config.device)   # PyTorch and the GPU, before any data
