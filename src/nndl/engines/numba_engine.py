@@ -26,9 +26,8 @@ from ..dropout import Dropout
 from ..optimizers import SGD, Momentum
 from ..regularization import L1, L2, MaxNorm, NoRegularization
 from .base import (DROPOUT_ATTRIBUTES, MAX_NORM_ATTRIBUTES, MOMENTUM_ATTRIBUTES, Engine,
-                   check_decay, decay_reason, network_reason, optimizer_reason, piece_reason,
-                   reference_only_reason, regularization_reason)
-from .blas_engine import expander_known
+                   check_decay, decay_reason, expander_known, network_reason, optimizer_reason,
+                   piece_reason, reference_only_reason, regularization_reason)
 
 SIMD = 16
 # Below this mini-batch size one compiled call per epoch beats BLAS calls per
