@@ -32,6 +32,8 @@ def test_bench_smoke_prints_every_table_with_ratios():
     assert "techniques on [784,30,10] mini-batch 10" in text
     assert "techniques on [784,40,40,10] ReLU/softmax mini-batch 100" in text
     assert text.count("[blas]") >= 10          # the engine that ran each technique is named
+    expansion = [line for line in text.splitlines() if "elastic expansion, fresh" in line]
+    assert "[numba]" in expansion[0] and "[blas]" in expansion[1]   # mini-batch 10, then 100
     fused = gemm.fused_update(np.float32) is not None
     assert ("blas engine's weight update: one gemm call" in text) == fused
 

@@ -470,7 +470,7 @@ def test_epoch_images_do_not_depend_on_threads_or_prefetching():
     np.testing.assert_array_equal(Expander("elastic", seed=8, chunk_size=40, meter=quiet_meter())
                                   .epoch_images(x, 0), want)
     assert ex._job is not None and ex._job.epoch == 3       # the next one is on its way,
-    assert ex._job.running.is_set()                         # drawn: a GIL-holding engine can't stop it
+    assert ex._job.running.is_set()                         # and a worker is on its chunks
     ex.close()
     assert ex._job is None
 

@@ -215,6 +215,15 @@ def reference_only_reason(step, *, dropout=False, constraint=False, augment=Fals
     return None
 
 
+def expander_known(augment):
+    """True if ``augment`` is nndl's ``Expander``, whose whole distorted
+    epoch (``epoch_images``) a fast engine can train on."""
+    if augment is None:
+        return False
+    from ..expansion import Expander
+    return type(augment) is Expander
+
+
 def minibatches(x_all, y_all, order, mini_batch_size, epoch=None):
     """Yield the epoch's mini-batches ``(x, y)``: the rows of ``x_all`` and
     ``y_all`` in the shuffled ``order``, ``mini_batch_size`` at a time."""

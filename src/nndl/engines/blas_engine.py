@@ -45,8 +45,8 @@ from ..dropout import Dropout
 from ..optimizers import SGD, Momentum
 from ..regularization import L1, L2, MaxNorm, NoRegularization
 from .base import (DROPOUT_ATTRIBUTES, MAX_NORM_ATTRIBUTES, MOMENTUM_ATTRIBUTES, Engine,
-                   check_decay, decay_reason, network_reason, optimizer_reason, piece_reason,
-                   reference_only_reason, regularization_reason)
+                   check_decay, decay_reason, expander_known, network_reason, optimizer_reason,
+                   piece_reason, reference_only_reason, regularization_reason)
 from .gemm import fused_update, usable
 
 RENORMALIZE_BELOW = 1e-4
@@ -95,15 +95,6 @@ def velocity_reason(network, optimizer):
             or not v.flags.c_contiguous or not v.flags.writeable for v, p in zip(vs, params)):
         return "momentum velocities that do not match the parameters run on the reference step"
     return None
-
-
-def expander_known(augment):
-    """True if ``augment`` is nndl's ``Expander``, whose whole distorted
-    epoch (``epoch_images``) the engine can train on."""
-    if augment is None:
-        return False
-    from ..expansion import Expander
-    return type(augment) is Expander
 
 
 class BlasEngine(Engine):

@@ -26,8 +26,8 @@ from ..dropout import Dropout
 from ..optimizers import SGD, Momentum
 from ..regularization import L1, L2, MaxNorm, NoRegularization
 from .base import (DROPOUT_ATTRIBUTES, MAX_NORM_ATTRIBUTES, MOMENTUM_ATTRIBUTES, Engine,
-                   check_decay, decay_reason, network_reason, optimizer_reason, piece_reason,
-                   reference_only_reason, regularization_reason)
+                   check_decay, decay_reason, expander_known, network_reason, optimizer_reason,
+                   piece_reason, reference_only_reason, regularization_reason)
 
 SIMD = 16
 # Below this mini-batch size one compiled call per epoch beats BLAS calls per
@@ -61,15 +61,17 @@ class NumbaEngine(Engine):
     @classmethod
     def supports(cls, network, step):
         """The kernel runs SGD, momentum and Nesterov, no, L1 or L2
-        regularisation, dropout and max-norm on ``Network``s of the
-        built-in activations and costs, float32/64."""
+        regularisation, dropout, max-norm and an ``Expander`` as batch
+        source on ``Network``s of the built-in activations and costs,
+        float32/64."""
         return (network_reason(network)
                 or optimizer_reason(step.optimizer, {SGD: {"eta"},
                                                      Momentum: MOMENTUM_ATTRIBUTES})
                 or regularization_reason(step.regularization, (NoRegularization, L1, L2))
                 or piece_reason(step.constraint, "constraint", {MaxNorm: MAX_NORM_ATTRIBUTES})
                 or piece_reason(step.dropout, "dropout", {Dropout: DROPOUT_ATTRIBUTES})
-                or reference_only_reason(step, dropout=True, constraint=True)
+                or reference_only_reason(step, dropout=True, constraint=True,
+                                         augment=expander_known(step.augment))
                 or decay_reason(step, step.optimizer.eta)
                 or (None if numba_available() else "numba cannot be imported"))
 
@@ -91,6 +93,8 @@ class NumbaEngine(Engine):
         self.m, self.n = step.mini_batch_size, len(x)
         self.x, self.y = x, y
         self.masks = None              # the input's non-zero bits: see prepare
+        if step.augment is not None and step.augment.trainer_threads is None:
+            step.augment.trainer_threads = 1     # the kernel's one thread; the rest distort
         kind = {Sigmoid: kernel.SIGMOID, Tanh: kernel.TANH, ReLU: kernel.RELU,
                 Linear: kernel.LINEAR, Softmax: kernel.SOFTMAX}
         self.kinds = np.array([kind[a] for a in network.activations], dtype=np.int64)
@@ -109,8 +113,9 @@ class NumbaEngine(Engine):
 
     def prepare(self, report):
         """Compile the kernel for this run's types, or load it from Numba's
-        cache, and mark the input's non-zero pixels; if anything had to be
-        compiled, ``report("compiling the training kernel, once: 2.8 s")``.
+        cache, and mark the input's non-zero pixels (an expanded run's
+        every epoch, in ``run_epoch``); if anything had to be compiled,
+        ``report("compiling the training kernel, once: 2.8 s")``.
 
         ``train`` calls it before the first epoch's clock starts, so the
         compilation is never counted in an epoch's ``train_seconds``.
@@ -126,17 +131,23 @@ class NumbaEngine(Engine):
         seconds = time.perf_counter() - start
         if compilations(k) > misses:
             report(f"compiling the training kernel, once: {seconds:.1f} s")
-        self.masks = k.nonzero_masks(self.x)
+        if self.step.augment is None:
+            self.masks = k.nonzero_masks(self.x)
 
     def run_epoch(self, x, y, order, epoch=None, after_batch=None):
-        """Train one epoch on the mini-batches of ``order``; call
-        ``after_batch(images)`` after each step if given (one kernel call per
-        mini-batch then, instead of one per epoch, and each call reads the
-        learning rate afresh, which only a callback can change).  Return
+        """Train one epoch on the mini-batches of ``order`` (of the
+        expander's distorted copy of ``x`` if the step has one, with its
+        non-zero masks, both prepared in the background during the previous
+        epoch); call ``after_batch(images)`` after each step if given (one
+        kernel call per mini-batch then, instead of one per epoch, and each
+        call reads the learning rate afresh, which only a callback can
+        change).  Return
         None, or the number of mini-batches done when the kernel stopped
         early because an output bias became NaN or infinite."""
         if self.masks is None:
             self.prepare(lambda message: None)
+        if self.step.augment is not None:
+            x, self.masks = self.step.augment.epoch_with(x, epoch, self.kernel.nonzero_masks)
         spans = ([(k, min(k + self.m, self.n)) for k in range(0, self.n, self.m)]
                  if after_batch else [(0, self.n)])
         for start, stop in spans:

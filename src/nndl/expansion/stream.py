@@ -17,18 +17,20 @@ the same images as mini-batches for the reference step.
 Rows are distorted in chunks of ``chunk_size``: chunk ``c`` of epoch ``e``
 takes its random numbers from a generator seeded from ``(seed, e, c)``
 alone, so a seed gives the same images whatever the number of threads and
-their timing, and whichever engine trains on them.  The worker draws the
-random numbers of the whole epoch first (NumPy; ``epoch_images`` waits for
-that before it returns), then runs each transform's compiled kernel once
-over its share of the rows.  The kernels do not hold the GIL, and one call
-per epoch and transform leaves nothing waiting for the GIL while an
-engine's compiled epoch holds it (a composition of transforms waits for it
-between its kernels).
+their timing, and whichever engine trains on them.  The worker threads take
+the chunks one after another (draw its random numbers, run each
+transform's compiled kernel over its rows, and ``derive`` from them if the
+engine asked for it, :meth:`Expander.epoch_with`); a caller that asks for
+an epoch not yet done takes the chunks left over instead of waiting.  The
+kernels do not hold the GIL, nor do NumPy's draws; an engine that trains
+beside them must not hold it either (the compiled training kernel and the
+BLAS engine's products release it).
 
 Threads come from the cores actually free (:mod:`~nndl.expansion.threads`):
 BLAS is held to one thread fewer than the free cores while the stream runs,
 and the worker gets the core left over.  Memory: two epochs' matrices
-(e.g. 2 x 157 MB for 50,000 float32 images) and the epoch's random numbers.
+(e.g. 2 x 157 MB for 50,000 float32 images) and a chunk's random numbers
+per thread.
 """
 
 import threading
@@ -124,28 +126,39 @@ class Expander:
         ``x`` (n, H*W): row ``i`` is ``x[i]`` distorted, in ``x``'s dtype.
 
         The array stays valid until the next call.  When the worker already
-        prepared this epoch of this ``x`` it is returned at once; after
-        returning, the worker starts on the next epoch (``prefetch``).
-        Raises the worker's error, if it had one, here.
+        prepared this epoch of this ``x`` it is returned at once (if it is
+        not done, the calling thread distorts the chunks it has not started
+        on); after returning, the worker starts on the next epoch
+        (``prefetch``).  Raises the worker's error, if it had one, here.
         """
+        return self.epoch_with(x, epoch)[0]
+
+    def epoch_with(self, x, epoch, derive=None):
+        """:meth:`epoch_images`, and ``derive`` of them: return ``(images,
+        derived)``.  ``derive`` maps a block of distorted rows to an array
+        with a row for each (an engine's per-image data, e.g. the compiled
+        kernel's non-zero masks); it runs on every chunk right after that
+        chunk is distorted, by the same thread, so it is prepared in the
+        background too.  Without ``derive``, ``derived`` is None."""
         x = np.asarray(x)
         shape = self.image_shape(x.shape[1])
         job, self._job = self._job, None
-        if job is not None and not job.is_for(x, epoch):
+        if job is not None and not job.is_for(x, epoch, derive):
             job.cancel()
             job = None
         _, distort = self.thread_plan()
         if job is None:
-            job = _EpochJob(self, x, epoch, shape, self._buffer(x), max(distort, self.plan.free))
-            job.run()
-        out = job.result()
+            job = _EpochJob(self, x, epoch, shape, self._buffer(x), max(distort, self.plan.free),
+                            derive)
+            job.start(background=False)
+        out, derived = job.result()
         if self._current is not None and self._current is not out:
             self._spare = self._current
         self._current = out
         if self.prefetch:
-            self._job = _EpochJob(self, x, epoch + 1, shape, self._buffer(x), distort)
+            self._job = _EpochJob(self, x, epoch + 1, shape, self._buffer(x), distort, derive)
             self._job.start()
-        return out
+        return out, derived
 
     def _buffer(self, x):
         """A free array for an epoch of ``x``: the spare one if it fits."""
@@ -189,111 +202,95 @@ class Expander:
 
 
 class _EpochJob:
-    """One epoch's distortion: draw every chunk's random numbers, then run
-    the kernels over ``threads`` shares of the rows, in the calling thread
-    (:meth:`run`) or a worker (:meth:`start`)."""
+    """One epoch's distortion, a chunk at a time: each chunk's random
+    numbers drawn, its rows distorted (and ``derive``-d), by whichever thread
+    takes it next -- the workers started by :meth:`start`, and the caller
+    of :meth:`result` while chunks are left, so that no core sits waiting
+    for the epoch while it could distort.  A chunk's result depends on its
+    own seed only, never on the thread that made it.  A transform without
+    ``draw``/``run`` (any callable) runs in one thread, chunk by chunk in
+    order."""
 
-    def __init__(self, expander, x, epoch, shape, out, threads):
+    def __init__(self, expander, x, epoch, shape, out, threads, derive=None):
         self.expander, self.x, self.epoch, self.shape, self.out = expander, x, epoch, shape, out
-        self.threads = max(1, int(threads))
+        self.threads, self.derive = max(1, int(threads)), derive
+        t = expander.transform
+        self.compiled = hasattr(t, "draw") and hasattr(t, "run")
+        n, size = len(x), expander.chunk_size
+        self.chunks = [(lo, min(n, lo + size)) for lo in range(0, n, size)]
+        self.derived = [None] * len(self.chunks)
         self.error = None
         self.stopped = threading.Event()
-        self.running = threading.Event()      # the kernels have been called
-        self.thread = None
+        self.running = threading.Event()      # a thread has started on the chunks
+        self.workers = []
+        self._lock, self._taken = threading.Lock(), 0
 
-    def is_for(self, x, epoch):
-        return self.x is x and self.epoch == epoch
+    def is_for(self, x, epoch, derive=None):
+        return self.x is x and self.epoch == epoch and self.derive is derive
 
-    def start(self):
-        """Start the worker and return once its kernels run (or it is done):
-        the random numbers are drawn while the caller waits, so that an
-        engine whose compiled epoch holds the GIL cannot keep the worker
-        from starting."""
-        self.thread = threading.Thread(target=self._guarded, daemon=True,
-                                       name=f"nndl-expand-{self.epoch}")
-        self.thread.start()
-        while not self.running.wait(0.01) and self.thread.is_alive():
+    def start(self, background=True):
+        """Start the workers (``threads`` of them, one fewer when the caller
+        is about to take its share in :meth:`result`; one for a plain
+        callable) and return once one runs."""
+        count = self.threads - (not background) if self.compiled else int(background)
+        for k in range(min(count, len(self.chunks))):
+            thread = threading.Thread(target=self._work, daemon=True,
+                                      name=f"nndl-expand-{self.epoch}-{k}")
+            thread.start()
+            self.workers.append(thread)
+        while self.workers and not self.running.wait(0.01) \
+                and any(t.is_alive() for t in self.workers):
             pass
-
-    def run(self):
-        self._guarded()
 
     def cancel(self):
         self.stopped.set()
-        if self.thread is not None:
-            self.thread.join()
+        for thread in self.workers:
+            thread.join()
 
     def result(self):
-        """The finished matrix, or the worker's error raised."""
-        if self.thread is not None:
-            self.thread.join()
+        """``(images, derived)`` once every chunk is done, or the error of
+        the thread that failed raised; the caller distorts what is left."""
+        if self.compiled or not self.workers:
+            self._work()
+        for thread in self.workers:
+            thread.join()
         if self.error is not None:
             raise self.error
-        return self.out
+        if self.derive is None:
+            return self.out, None
+        if not self.chunks:
+            return self.out, self.derive(self.out[:0])
+        return self.out, np.concatenate(self.derived) if len(self.chunks) > 1 else self.derived[0]
 
-    def _guarded(self):
+    def _next_chunk(self):
+        """The index of a chunk no thread has taken, or None."""
+        with self._lock:
+            c, self._taken = self._taken, self._taken + 1
+        return c if c < len(self.chunks) and not self.stopped.is_set() else None
+
+    def _work(self):
+        self.running.set()
         try:
-            self._distort()
+            c = self._next_chunk()
+            while c is not None:
+                self._chunk(c)
+                c = self._next_chunk()
         except BaseException as e:          # noqa: BLE001 - raised again in result()
-            self.error = e
-        finally:
-            self.running.set()
+            self.error = self.error or e
+            self.stopped.set()
 
-    def _distort(self):
-        ex, x, out, shape = self.expander, self.x, self.out, self.shape
-        n, size = len(x), ex.chunk_size
-        chunks = [(lo, min(n, lo + size)) for lo in range(0, n, size)]
-        t = ex.transform
-        if not (hasattr(t, "draw") and hasattr(t, "run")):
-            self.running.set()
-            for c, (lo, hi) in enumerate(chunks):          # any callable: chunk by chunk
-                if self.stopped.is_set():
-                    return
-                images = x[lo:hi].reshape(-1, *shape)
-                out[lo:hi] = np.asarray(t(images, ex.rng(self.epoch, c))).reshape(hi - lo, -1)
-            return
-        drawn = [t.draw(ex.rng(self.epoch, c), hi - lo, shape) for c, (lo, hi) in enumerate(chunks)]
-        if self.stopped.is_set() or not chunks:
-            return
-        params = _concatenate(drawn)
-        shares = np.array_split(np.arange(n), min(self.threads, len(chunks)))
-        entered = [threading.Event() for _ in shares]
-        helpers = [threading.Thread(target=self._run_share, args=(share, params, e), daemon=True)
-                   for share, e in zip(shares[1:], entered[1:])]
-        for h, e in zip(helpers, entered[1:]):
-            h.start()
-            e.wait()
-        self.running.set()              # each share is a kernel call away from running
-        self._run_share(shares[0], params, entered[0])
-        for h in helpers:
-            h.join()
-        if self.error is not None:
-            raise self.error
-
-    def _run_share(self, share, params, entered):
-        entered.set()
-        if len(share) == 0:
-            return
-        lo, hi = int(share[0]), int(share[-1]) + 1
-        try:
-            self.expander.transform.run(self.x[lo:hi], None, self.out[lo:hi],
-                                        _slice(params, lo, hi), self.shape)
-        except BaseException as e:          # noqa: BLE001 - raised again in result()
-            self.error = e
-
-
-def _concatenate(drawn):
-    """Join per-chunk parameters (arrays, or lists of arrays per transform)."""
-    first = drawn[0]
-    if isinstance(first, list):
-        return [_concatenate([d[i] for d in drawn]) for i in range(len(first))]
-    return np.concatenate(drawn)
-
-
-def _slice(params, lo, hi):
-    if isinstance(params, list):
-        return [_slice(p, lo, hi) for p in params]
-    return params[lo:hi]
+    def _chunk(self, c):
+        """Distort chunk ``c`` from its own generator, then derive from it."""
+        ex, (lo, hi), t = self.expander, self.chunks[c], self.expander.transform
+        rng = ex.rng(self.epoch, c)
+        if self.compiled:
+            t.run(self.x[lo:hi], None, self.out[lo:hi], t.draw(rng, hi - lo, self.shape),
+                  self.shape)
+        else:
+            images = self.x[lo:hi].reshape(-1, *self.shape)
+            self.out[lo:hi] = np.asarray(t(images, rng)).reshape(hi - lo, -1)
+        if self.derive is not None:
+            self.derived[c] = self.derive(self.out[lo:hi])
 
 
 def _thread_count(name, value, allow_none):
