@@ -19,6 +19,7 @@ from nndl.expansion import (Affine, Compose, Elastic, Expander, LargeRotationWar
 from nndl.expansion.store import write_expanded
 from nndl.expansion import kernels as K
 from nndl.expansion import transforms as T
+from nndl.expansion import stream as expansion_stream
 from nndl.expansion.threads import LoadMeter, plan_threads
 from nndl.expansion.transforms import (gaussian_matrix, pixel_grid, smooth_fields,
                                        uniform_fields, elastic_from_fields)
@@ -712,3 +713,55 @@ def test_blas_keeps_to_its_thread_limit_while_the_worker_distorts_and_is_restore
     assert Expander("elastic:alpha=34,sigma=4", blas_threads=None).blas_threads is None
     with pytest.raises(ConfigError, match="blas_threads"):
         Expander("elastic:alpha=34,sigma=4", blas_threads=0)
+
+
+def schedules(ex, seconds):
+    """Feed ``ex.schedule`` epochs that last ``seconds[schedule]``; return
+    the schedules it chose, one per epoch."""
+    now, chosen = 0.0, []
+    for _ in range(2 * expansion_stream.RETRY_EVERY + 6):
+        choice = ex.schedule(now)
+        chosen.append(choice)
+        now += seconds[choice]
+    return chosen
+
+
+def test_the_stream_tries_bursts_and_keeps_the_faster_schedule():
+    ex = Expander("elastic", seed=0, meter=quiet_meter(cores=2))
+    ex.plan = plan_threads(2, 0.0)
+    chosen = schedules(ex, {"overlap": 2.0, "burst": 1.0})
+    assert chosen[:4] == ["overlap", "overlap", "burst", "burst"]   # two steady epochs each
+    assert ex.seconds == {"overlap": 2.0, "burst": 1.0}
+    later = chosen[4:]
+    assert later.count("overlap") == 2 * (len(later) // expansion_stream.RETRY_EVERY)  # re-tried
+    assert later.count("burst") > 0.8 * len(later)
+    slow = Expander("elastic", seed=0, meter=quiet_meter(cores=2))
+    slow.plan = plan_threads(2, 0.0)
+    assert schedules(slow, {"overlap": 1.0, "burst": 3.0})[4:].count("overlap") > 30
+
+
+@pytest.mark.parametrize("options,plan", [
+    ({"trainer_threads": 1}, (2, 0.0)),          # a single-threaded trainer: overlap it
+    ({}, (2, 1.2)),                              # one free core: nothing to burst with
+    ({"threads": 1}, (2, 0.0)),                  # thread counts given: as given
+    ({"prefetch": False}, (2, 0.0)),
+])
+def test_the_stream_bursts_only_for_a_blas_trainer_with_free_cores(options, plan):
+    ex = Expander("elastic", seed=0, meter=quiet_meter(cores=2), **options)
+    ex.plan = plan_threads(*plan, trainer=options.get("trainer_threads"))
+    assert set(schedules(ex, {"overlap": 2.0, "burst": 1.0})) == {"overlap"}
+
+
+def test_a_burst_epoch_has_every_free_core_and_no_worker_beside_it():
+    from threadpoolctl import threadpool_info
+    x, _ = flat_data(120)
+    ex = Expander("elastic", seed=2, chunk_size=50, meter=quiet_meter(cores=2))
+    ex.seconds = {"overlap": 2.0, "burst": 1.0}                      # bursts known faster
+    ex._last = (0.0, "burst", "burst")
+    images = ex.epoch_images(x, 3)
+    assert ex._job is None                                           # nothing prepared beside it
+    with ex.blas_limit():
+        assert all(p["num_threads"] == 2 for p in threadpool_info() if p["user_api"] == "blas")
+    np.testing.assert_array_equal(images, Expander("elastic", seed=2, chunk_size=50,
+                                                   prefetch=False).epoch_images(x, 3))
+    ex.close()

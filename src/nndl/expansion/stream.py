@@ -28,18 +28,32 @@ BLAS engine's products release it).
 
 Threads come from the cores actually free (:mod:`~nndl.expansion.threads`):
 BLAS is held to one thread fewer than the free cores while the stream runs,
-and the worker gets the core left over.  Memory: two epochs' matrices
+and the worker gets the core left over.  That overlap hides the distortion
+but costs a BLAS trainer a thread for the whole epoch, which a large
+network feels (on two cores it trains at one thread's speed); so where two
+or more cores are free and the trainer is BLAS (``trainer_threads`` None,
+every thread count "auto"), the stream also tries *bursts* -- each epoch
+distorted at its start by every free core, no worker beside training, BLAS
+on every free core -- and keeps whichever schedule gave the shorter epochs
+(:meth:`Expander.schedule`), trying the other again every
+``RETRY_EVERY`` epochs, since the load may change.  The images are the same
+either way.  Memory: two epochs' matrices
 (e.g. 2 x 157 MB for 50,000 float32 images) and a chunk's random numbers
 per thread.
 """
 
 import threading
+import time
 
 import numpy as np
 
 from ..errors import ConfigError, DataError
 from .spec import Compose, parse_specs
 from .threads import LoadMeter
+
+
+#: Epochs between trials of the schedule not in use (two epochs each).
+RETRY_EVERY = 20
 
 
 class Expander:
@@ -78,6 +92,9 @@ class Expander:
         if self.trainer_threads == "auto":
             raise ConfigError("trainer_threads must be None or an integer >= 1, got 'auto'")
         self.plan = None              # the last ThreadPlan
+        self.seconds = {"overlap": None, "burst": None}   # a steady epoch's length under each
+        self._calls = 0
+        self._last = None             # (time of the last call, its schedule, the one before)
         self._threads = None          # (blas, distortion) threads from it
         self._job = None              # the epoch being prepared in the background
         self._current = self._spare = None
@@ -146,6 +163,7 @@ class Expander:
         if job is not None and not job.is_for(x, epoch, derive):
             job.cancel()
             job = None
+        entered = time.perf_counter()
         _, distort = self.thread_plan()
         if job is None:
             job = _EpochJob(self, x, epoch, shape, self._buffer(x), max(distort, self.plan.free),
@@ -155,10 +173,42 @@ class Expander:
         if self._current is not None and self._current is not out:
             self._spare = self._current
         self._current = out
-        if self.prefetch:
+        schedule = self.schedule(entered)
+        if schedule == "burst":                     # BLAS on every free core, no worker
+            self._threads = self.plan.free, distort
+        elif self.prefetch:
             self._job = _EpochJob(self, x, epoch + 1, shape, self._buffer(x), distort, derive)
             self._job.start()
         return out, derived
+
+    def may_burst(self):
+        """True if the stream may distort in bursts (see the module's text):
+        two or more cores free, a BLAS trainer, every thread count "auto"."""
+        return (self.prefetch and self.trainer_threads is None and self.blas_threads == "auto"
+                and self.threads == "auto" and self.plan is not None and self.plan.free >= 2)
+
+    def schedule(self, now):
+        """Record how long the epoch since the last call took (under the
+        schedule it trained with, if the one before had the same: a steady
+        epoch) and return the schedule for the epoch about to train:
+        "overlap" (the next epoch distorted beside it) or "burst" (the next
+        epoch distorted when it is asked for, by every free core)."""
+        if self._last is not None:
+            before, schedule, previous = self._last
+            if schedule == previous:
+                self.seconds[schedule] = now - before
+        self._calls += 1
+        previous = self._last[1] if self._last else None
+        if not self.may_burst():
+            choice = "overlap"
+        elif None in self.seconds.values():
+            choice = "overlap" if self.seconds["overlap"] is None else "burst"
+        else:
+            best = min(self.seconds, key=self.seconds.get)
+            other = "burst" if best == "overlap" else "overlap"
+            choice = other if self._calls % RETRY_EVERY in (0, 1) else best
+        self._last = (now, choice, previous)
+        return choice
 
     def _buffer(self, x):
         """A free array for an epoch of ``x``: the spare one if it fits."""
