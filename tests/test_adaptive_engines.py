@@ -163,3 +163,23 @@ def test_a_subclass_runs_on_the_reference(engine):
     reason = engines.engine_class(engine).supports(
         Network(SIZES, seed=1), Step(OwnAdam(), NoRegularization(), ENGINE_BATCH[engine], 400))
     assert reason == "optimizer OwnAdam runs on the reference step"
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+@pytest.mark.parametrize("engine", ["blas", "numba"])
+def test_nndl_train_names_the_fast_engine_in_its_metrics(tmp_path, capsys, engine, optimizer):
+    import json
+
+    from nndl.cli import main
+    from reliability_helpers import make_idx_dir
+    metrics = tmp_path / "metrics.json"
+    code = main(["train", "--dataset", f"idx:{make_idx_dir(tmp_path / 'idx')}",
+                 "--validation-size", "50", "--sizes", "64,10,4", "--epochs", "1",
+                 "--optimizer", optimizer, "--eta", "0.01", "--lmbda", "0.1",
+                 "--batch-size", str(ENGINE_BATCH[engine]), "--progress", "off",
+                 "--metrics-out", str(metrics)])
+    capsys.readouterr()
+    assert code == 0
+    doc = json.loads(metrics.read_text())
+    assert doc["engine"]["name"] == engine, doc["engine"]
+    assert doc["config"]["optimizer"] == optimizer
