@@ -25,6 +25,7 @@ from nndl.regularization import L1, L2, MaxNorm, NoRegularization
 
 from test_blas_techniques import SIZES, expander, technique_run
 from test_fast import TOLERANCE, DecayEtaEveryBatch, relative_error, sparse_data
+from test_optimizers import torch  # noqa: F401  (a fixture: PyTorch, which the last test needs)
 
 OPTIMIZERS = {
     "adam": lambda: Adam(0.01, 0.8, 0.99, 1e-6),
@@ -183,3 +184,52 @@ def test_nndl_train_names_the_fast_engine_in_its_metrics(tmp_path, capsys, engin
     doc = json.loads(metrics.read_text())
     assert doc["engine"]["name"] == engine, doc["engine"]
     assert doc["config"]["optimizer"] == optimizer
+
+
+TORCH_OPTIMIZERS = {   # PyTorch's optimisers with the hyper-parameters of OPTIMIZERS
+    "adam": lambda t, groups: t.optim.Adam(groups, lr=0.01, betas=(0.8, 0.99), eps=1e-6),
+    "rmsprop": lambda t, groups: t.optim.RMSprop(groups, lr=0.003, alpha=0.9, eps=1e-7),
+    "adagrad": lambda t, groups: t.optim.Adagrad(groups, lr=0.05, eps=1e-9,
+                                                 initial_accumulator_value=0.1),
+}
+
+
+def torch_run(torch, name, net, data, m, epochs, lmbda, seed):
+    """Train a copy of ``net`` (sigmoid layers, cross-entropy) with PyTorch's
+    autograd and optimiser ``name`` over the mini-batch order ``train`` draws
+    from ``default_rng(seed)``; L2 is the optimiser's ``weight_decay``
+    lmbda/n on the weights only (it adds (lmbda/n) w to their gradient, as
+    ``L2.add_gradient`` does).  Return the weights and biases as arrays."""
+    ws = [torch.tensor(w.copy(), requires_grad=True) for w in net.weights]
+    bs = [torch.tensor(b[:, 0].copy(), requires_grad=True) for b in net.biases]
+    opt = TORCH_OPTIMIZERS[name](torch, [{"params": ws, "weight_decay": lmbda / len(data)},
+                                         {"params": bs, "weight_decay": 0.0}])
+    x = torch.tensor(data.images)
+    y = torch.nn.functional.one_hot(torch.tensor(data.labels), net.sizes[-1]).double()
+    rng = np.random.default_rng(seed)
+    for _ in range(epochs):
+        order = torch.tensor(rng.permutation(len(data)))
+        for k in range(0, len(data), m):
+            idx = order[k:k + m]
+            a = x[idx]
+            for w, b in zip(ws[:-1], bs[:-1]):
+                a = torch.sigmoid(a @ w.T + b)
+            z = a @ ws[-1].T + bs[-1]
+            opt.zero_grad()
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(
+                z, y[idx], reduction="sum") / len(idx)
+            loss.backward()
+            opt.step()
+    return [w.detach().numpy() for w in ws], [b.detach().numpy()[:, None] for b in bs]
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+@pytest.mark.parametrize("engine", ["blas", "numba"])
+def test_fast_engines_match_pytorch_end_to_end(torch, engine, name):
+    """The same network, mini-batches and L2 trained by PyTorch's autograd
+    and its Adam / RMSprop / Adagrad: the fast engine's weights agree."""
+    m, data = ENGINE_BATCH[engine], sparse_data(n=400, d=SIZES[0], classes=SIZES[-1])
+    fast, _, _ = technique_run(engine, optimizer=OPTIMIZERS[name], reg=L2(5.0), m=m, data=data)
+    theirs = torch_run(torch, name, Network(SIZES, dtype="float64", seed=3), data, m, 3, 5.0, seed=1)
+    for ours, ref in zip(fast.weights + fast.biases, theirs[0] + theirs[1]):
+        assert float(np.max(np.abs(ours - ref)) / np.max(np.abs(ref))) < TOLERANCE["float64"]

@@ -376,40 +376,29 @@ def _move(p, v, factor):
 
 
 @compiled(fastmath=FAST)
-def _zero(a):
-    """Set every element of the (contiguous) array a to 0."""
-    a = a.ravel()
-    for i in range(a.size):
-        a[i] = 0
-
-
-@compiled(fastmath=FAST)
-def _add_penalty(g, w, reg, rate):
-    """Add the regulariser's gradient to the mean gradient g of the weights
-    w, as ``regularization.L2/L1.add_gradient`` does: rate * w (equation
-    (93)'s term) or rate * sgn w ((97)'s, sgn 0 = 0), rate = lmbda / n."""
-    t = g.dtype.type
-    g, w = g.ravel(), w.ravel()
+def _penalty(w, reg, rate):
+    """The regulariser's gradient at the weight w, as
+    ``regularization.L2/L1.add_gradient`` adds it: rate * w (equation
+    (93)'s term), rate * sgn w ((97)'s, sgn 0 = 0) or 0; rate = lmbda / n."""
+    t = type(w)
     if reg == REG_L2:
-        for i in range(g.size):
-            g[i] += t(rate) * w[i]
-    elif reg == REG_L1:
-        for i in range(g.size):
-            if w[i] > 0:
-                g[i] += t(rate)
-            elif w[i] < 0:
-                g[i] -= t(rate)
+        return t(rate) * w
+    if reg == REG_L1:
+        return t(rate) if w > 0 else (-t(rate) if w < 0 else t(0))
+    return t(0)
 
 
 @compiled(fastmath=FAST)
-def _adaptive_step(p, g, first, second, optimizer, size, root, beta1, beta2, eps):
-    """One adaptive step of the parameters p from their mean gradient g,
-    element by element as ``optimizers.Adam``, ``RMSProp`` and ``AdaGrad``
-    compute it: Adam updates its moments ``first`` (m) and ``second`` (v) and
-    moves p by size * m / (sqrt(v) / root + eps), with size = eta / (1 -
-    beta1^t) and root = sqrt(1 - beta2^t); RMSProp's mean square (rho =
-    beta2) and AdaGrad's sum of squares are ``second``, and p moves by
-    size * g / (sqrt(second) + eps), with size = eta."""
+def _adaptive_step(p, g, first, second, optimizer, size, root, beta1, beta2, eps, reg, rate):
+    """One adaptive step of the parameters p from their mean gradient g plus
+    the regulariser's term at the old p (``_penalty``), element by element
+    as ``optimizers.Adam``, ``RMSProp`` and ``AdaGrad`` compute it: Adam
+    updates its moments ``first`` (m) and ``second`` (v) and moves p by
+    size * m / (sqrt(v) / root + eps), with size = eta / (1 - beta1^t) and
+    root = sqrt(1 - beta2^t); RMSProp's mean square (rho = beta2) and
+    AdaGrad's sum of squares are ``second``, and p moves by size * g /
+    (sqrt(second) + eps), with size = eta.  g is left all 0, ready for the
+    next step's sums."""
     t = p.dtype.type
     p, g, second = p.ravel(), g.ravel(), second.ravel()
     size, eps = t(size), t(eps)
@@ -417,17 +406,21 @@ def _adaptive_step(p, g, first, second, optimizer, size, root, beta1, beta2, eps
         first = first.ravel()
         r, c1, b2, c2 = t(root), t(1.0 - beta1), t(beta2), t(1.0 - beta2)
         for i in range(p.size):
-            first[i] += c1 * (g[i] - first[i])
-            second[i] = second[i] * b2 + g[i] * g[i] * c2
+            gi = g[i] + _penalty(p[i], reg, rate)
+            g[i] = 0
+            first[i] += c1 * (gi - first[i])
+            second[i] = second[i] * b2 + gi * gi * c2
             p[i] -= first[i] / (np.sqrt(second[i]) / r + eps) * size
         return
     rho, c2 = t(beta2), t(1.0 - beta2)
     for i in range(p.size):
+        gi = g[i] + _penalty(p[i], reg, rate)
+        g[i] = 0
         if optimizer == OPT_RMSPROP:
-            second[i] = second[i] * rho + c2 * g[i] * g[i]
+            second[i] = second[i] * rho + c2 * gi * gi
         else:
-            second[i] += g[i] * g[i]
-        p[i] -= g[i] / (np.sqrt(second[i]) + eps) * size
+            second[i] += gi * gi
+        p[i] -= gi / (np.sqrt(second[i]) + eps) * size
 
 
 @compiled(fastmath=FAST)
@@ -436,13 +429,10 @@ def _adaptive_update(rows, count, k, start, m, per_example, masks, keep0, scale0
                      mws, mbs, vws, vbs, gws, gbs):
     """Step ``tstep`` (counted from 1) of Adam, RMSProp or AdaGrad: gather
     the mini-batch's mean gradient (BP3, BP4 over the count examples) in
-    ``gws``, ``gbs``, add the regulariser's term at the old weights (rate =
-    lmbda / n), then update the state (``mws``, ``mbs``: Adam's first
-    moments; ``vws``, ``vbs``: the second, RMSProp's or AdaGrad's) and the
-    parameters."""
-    for l in range(len(gws)):
-        _zero(gws[l])
-        _zero(gbs[l])
+    ``gws``, ``gbs`` (all 0 before, and again after), then update the state
+    (``mws``, ``mbs``: Adam's first moments; ``vws``, ``vbs``: the second,
+    RMSProp's or AdaGrad's) and the parameters, the weights' gradient with
+    the regulariser's term (rate = lmbda / n)."""
     mean = wts[0].dtype.type(-1.0 / count)
     _descend(rows, count, k, start, m, per_example, masks, keep0, scale0, x, gws, gbs,
              acts, deltas, widths, mean, mean)
@@ -451,11 +441,10 @@ def _adaptive_update(rows, count, k, start, m, per_example, masks, keep0, scale0
         size = eta / (1.0 - beta1 ** float(tstep))
         root = np.sqrt(1.0 - beta2 ** float(tstep))
     for l in range(len(wts)):
-        _add_penalty(gws[l], wts[l], reg, rate)
         _adaptive_step(wts[l], gws[l], mws[l], vws[l], optimizer, size, root, beta1, beta2,
-                       eps)
+                       eps, reg, rate)
         _adaptive_step(bs[l], gbs[l], mbs[l], vbs[l], optimizer, size, root, beta1, beta2,
-                       eps)
+                       eps, REG_NONE, 0.0)
 
 
 @compiled(fastmath=FAST)
@@ -521,7 +510,7 @@ def sgd_batches(masks, x, y, order, start, stop, m,
     call, Adam's ``beta1`` and ``beta2`` (RMSProp's rho is ``beta2``), ``eps``,
     the state ``mws``, ``mbs`` (Adam's first moments), ``vws``, ``vbs`` (the
     second moments, mean squares or sums of squares), gradient buffers
-    ``gws``, ``gbs``, all in the layout of ``wts``, ``bs``, and ``reg_step``
+    ``gws``, ``gbs`` (all 0), all in the layout of ``wts``, ``bs``, and ``reg_step``
     lmbda / n (the penalty's gradient, not a decay factor).  Every state
     array (tuples of empty arrays when unused) has one entry per layer.
     ``max_norm`` > 0 bounds each
