@@ -60,11 +60,12 @@ NETWORK_ATTRIBUTES = {"sizes", "num_layers", "cost", "activations", "dtype", "se
 #: are checked by each engine's ``supports``): one with any other attribute
 #: may compute something they would not see.
 MOMENTUM_ATTRIBUTES = {"eta", "mu", "nesterov", "velocities"}
-#: The adaptive optimisers' attributes, and which of them hold a state array
-#: per parameter (moment estimates, accumulators), in ``update_params``' order.
+#: The adaptive optimisers' attributes ...
 ADAPTIVE_ATTRIBUTES = {Adam: {"eta", "beta1", "beta2", "eps", "t", "m", "v"},
                        RMSProp: {"eta", "rho", "eps", "t", "square_avg"},
                        AdaGrad: {"eta", "eps", "initial_accumulator", "t", "sum_squares"}}
+#: ... and, for every stateful optimiser, the attributes that hold a list of
+#: state arrays, one per parameter array (velocities, moments, accumulators).
 STATE_ARRAYS = {Momentum: ("velocities",), Adam: ("m", "v"), RMSProp: ("square_avg",),
                 AdaGrad: ("sum_squares",)}
 DROPOUT_ATTRIBUTES = {"p_hidden", "p_input", "per_example", "rng"}

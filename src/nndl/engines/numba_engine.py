@@ -239,20 +239,21 @@ class NumbaEngine(Engine):
             yield kw, w
             yield kb, nb[:, 0]
         layers = len(net.weights)
-        for states, (ws, bs) in zip(state_lists(opt, net.weights + net.biases),
-                                    ((self.mws, self.mbs) if type(opt) is Adam else
-                                     (self.vws, self.vbs), (self.vws, self.vbs))):
+        kernel_states = ([(self.mws, self.mbs), (self.vws, self.vbs)] if type(opt) is Adam
+                         else [(self.vws, self.vbs)])          # Adam: m, v; else one
+        for states, (ws, bs) in zip(state_lists(opt, net.weights + net.biases), kernel_states):
             for l, (kw, kb) in enumerate(self._views(ws, bs)):
                 yield kw, states[l]
                 yield kb, states[layers + l][:, 0]
 
     def _load(self):
-        """Copy the network's weights and biases (and velocities) into the kernel's layout."""
+        """Copy the network's weights and biases (and the optimiser's state) into
+        the kernel's layout."""
         for kernel_array, array in self._pairs():
             kernel_array[...] = array
 
     def _store(self):
-        """Copy the kernel's weights and biases (and velocities) back, in place."""
+        """Copy the kernel's weights and biases (and optimiser state) back, in place."""
         for kernel_array, array in self._pairs():
             array[...] = kernel_array
 
