@@ -33,7 +33,7 @@ from book_reference import BookCrossEntropy, BookNetwork, book_columns  # noqa: 
 from nndl.data import Dataset, load_mnist  # noqa: E402
 from nndl.dropout import Dropout  # noqa: E402
 from nndl.network import Network  # noqa: E402
-from nndl.optimizers import SGD, Momentum  # noqa: E402
+from nndl.optimizers import SGD, AdaGrad, Adam, Momentum, RMSProp  # noqa: E402
 from nndl.regularization import L1, L2, MaxNorm  # noqa: E402
 from nndl.training import StepSchedule, train  # noqa: E402
 
@@ -305,6 +305,10 @@ def techniques(net):
         ("max-norm 3", lambda: dict(constraint=MaxNorm(3.0))),
         ("L1 5.0", lambda: dict(regularization=L1(5.0))),
         ("L2 5.0", lambda: dict(regularization=L2(5.0))),
+        ("Adam (eta 0.001)", lambda: dict(optimizer=Adam(0.001))),
+        ("RMSProp (eta 0.001)", lambda: dict(optimizer=RMSProp(0.001))),
+        ("AdaGrad (eta 0.01)", lambda: dict(optimizer=AdaGrad(0.01))),
+        ("Adam + L2 5.0", lambda: dict(optimizer=Adam(0.001), regularization=L2(5.0))),
         ("elastic expansion, fresh each epoch", lambda: dict(augment=expander())),
         ("best preset's step: momentum 0.9 + elastic + step:1:0.99",
          lambda: dict(optimizer=Momentum(eta, 0.9), augment=expander(),

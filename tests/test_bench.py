@@ -26,7 +26,8 @@ def test_bench_smoke_prints_every_table_with_ratios():
     assert "nndl [numba]" in text and "book per-example" in text
     assert "nndl / BLAS floor:" in text
     for row in ("plain SGD", "momentum 0.9", "Nesterov 0.9", "dropout 0.5 (hidden)", "max-norm 3",
-                "L1 5.0", "elastic expansion, fresh each epoch",
+                "L1 5.0", "Adam (eta 0.001)", "RMSProp (eta 0.001)", "AdaGrad (eta 0.01)",
+                "elastic expansion, fresh each epoch",
                 "best preset's step over the plain BLAS epoch"):
         assert row in text
     assert "techniques on [784,30,10] mini-batch 10" in text

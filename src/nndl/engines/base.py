@@ -49,6 +49,7 @@ import numpy as np
 from ..activations import Linear, ReLU, Sigmoid, Softmax, Tanh
 from ..costs import CrossEntropyCost, LogLikelihoodCost, QuadraticCost
 from ..network import Network
+from ..optimizers import AdaGrad, Adam, Momentum, RMSProp
 
 HIDDEN = (Sigmoid, Tanh, ReLU, Linear)
 OUTPUT = (Sigmoid, Softmax, Linear)
@@ -59,6 +60,14 @@ NETWORK_ATTRIBUTES = {"sizes", "num_layers", "cost", "activations", "dtype", "se
 #: are checked by each engine's ``supports``): one with any other attribute
 #: may compute something they would not see.
 MOMENTUM_ATTRIBUTES = {"eta", "mu", "nesterov", "velocities"}
+#: The adaptive optimisers' attributes ...
+ADAPTIVE_ATTRIBUTES = {Adam: {"eta", "beta1", "beta2", "eps", "t", "m", "v"},
+                       RMSProp: {"eta", "rho", "eps", "t", "square_avg"},
+                       AdaGrad: {"eta", "eps", "initial_accumulator", "t", "sum_squares"}}
+#: ... and, for every stateful optimiser, the attributes that hold a list of
+#: state arrays, one per parameter array (velocities, moments, accumulators).
+STATE_ARRAYS = {Momentum: ("velocities",), Adam: ("m", "v"), RMSProp: ("square_avg",),
+                AdaGrad: ("sum_squares",)}
 DROPOUT_ATTRIBUTES = {"p_hidden", "p_input", "per_example", "rng"}
 MAX_NORM_ATTRIBUTES = {"c"}
 
@@ -161,6 +170,28 @@ def optimizer_reason(optimizer, known):
     return None
 
 
+def is_adaptive(optimizer):
+    """True if ``optimizer`` is exactly Adam, RMSProp or AdaGrad."""
+    return type(optimizer) in ADAPTIVE_ATTRIBUTES
+
+
+def state_reason(network, optimizer):
+    """Why the optimiser's saved per-parameter state (momentum's velocities,
+    Adam's moments, ...) may not fit the network's parameters (shape, dtype,
+    contiguity); None if it does, or there is none yet."""
+    params = network.weights + network.biases
+    for name in STATE_ARRAYS.get(type(optimizer), ()):
+        arrays = getattr(optimizer, name, None)
+        if arrays is not None and (len(arrays) != len(params) or any(
+                not isinstance(a, np.ndarray) or a.shape != np.shape(p)
+                or a.dtype != network.dtype or not a.flags.c_contiguous
+                or not a.flags.writeable for a, p in zip(arrays, params))):
+            what = "momentum velocities" if name == "velocities" else \
+                f"{type(optimizer).__name__}'s {name}"
+            return f"{what} that do not match the parameters run on the reference step"
+    return None
+
+
 def piece_reason(piece, what, known):
     """Why ``piece`` (a step's ``what``: "dropout", "constraint") may not be
     None or exactly one of ``known``, a dict {class: attribute names}; None
@@ -184,9 +215,11 @@ def regularization_reason(regularization, known):
 def decay_reason(step, eta):
     """Why a fast engine's lazy L2 decay (every weight kept as W = s V, s scaled
     by 1 - eta lmbda / n each step) cannot run at ``eta``: a factor <= 0
-    (tiny training sets, large eta or lambda) would zero or flip the scale."""
+    (tiny training sets, large eta or lambda) would zero or flip the scale.
+    An adaptive optimiser gets the penalty's gradient (lmbda/n) w added to
+    its gradient, as the reference adds it, and has no decay factor."""
     from ..regularization import L2
-    if not isinstance(step.regularization, L2):
+    if not isinstance(step.regularization, L2) or is_adaptive(step.optimizer):
         return None
     rate = eta * step.regularization.lmbda / step.n
     return (f"eta*lmbda/n = {rate:g} >= 1 makes the L2 decay factor 1 - eta*lmbda/n <= 0, "

@@ -17,7 +17,12 @@ the work around them, so this engine
   weights are held as s * V and decay only multiplies the scalar s
   (rescaled below 1e-4, before every per-batch callback and at the end of
   every epoch).  With momentum the decay enters the velocity, so there the
-  weights are held as they are and the decay is one more pass.
+  weights are held as they are and the decay is one more pass;
+* for the adaptive optimisers (Adam, RMSProp, AdaGrad) computes the
+  reference's gradient, the mean of delta^T a plus the regulariser's term
+  (``add_gradient``, not a lazy decay), into buffers of its own and hands
+  them to the optimiser's own ``update_params``: the step's arithmetic and
+  its state (the moments, the step count t) are the optimiser's.
 
 It runs every per-step technique of the chapter the reference step runs
 with the built-in pieces: momentum and Nesterov's accelerated gradient
@@ -44,9 +49,10 @@ from ..costs import QuadraticCost
 from ..dropout import Dropout
 from ..optimizers import SGD, Momentum
 from ..regularization import L1, L2, MaxNorm, NoRegularization
-from .base import (DROPOUT_ATTRIBUTES, MAX_NORM_ATTRIBUTES, MOMENTUM_ATTRIBUTES, Engine,
-                   check_decay, decay_reason, expander_known, network_reason, optimizer_reason,
-                   piece_reason, reference_only_reason, regularization_reason)
+from .base import (ADAPTIVE_ATTRIBUTES, DROPOUT_ATTRIBUTES, MAX_NORM_ATTRIBUTES,
+                   MOMENTUM_ATTRIBUTES, Engine, check_decay, decay_reason, expander_known,
+                   is_adaptive, network_reason, optimizer_reason, piece_reason,
+                   reference_only_reason, regularization_reason, state_reason)
 from .gemm import fused_update, usable
 
 RENORMALIZE_BELOW = 1e-4
@@ -83,18 +89,6 @@ def times_derivative_(d, a, act, tmp):
         d[a <= 0] = 0
 
 
-def velocity_reason(network, optimizer):
-    """Why a Momentum's saved velocities may not fit the network's
-    parameters (shape, dtype, contiguity); None if they do or there are none."""
-    vs = getattr(optimizer, "velocities", None)
-    if vs is None:
-        return None
-    params = network.weights + network.biases
-    if len(vs) != len(params) or any(
-            not isinstance(v, np.ndarray) or v.shape != np.shape(p) or v.dtype != network.dtype
-            or not v.flags.c_contiguous or not v.flags.writeable for v, p in zip(vs, params)):
-        return "momentum velocities that do not match the parameters run on the reference step"
-    return None
 
 
 class BlasEngine(Engine):
@@ -106,12 +100,13 @@ class BlasEngine(Engine):
 
     @classmethod
     def supports(cls, network, step):
-        """SGD, momentum or Nesterov; no, L1 or L2 regularisation; dropout;
-        max-norm; an ``Expander`` as batch source; on ``Network``s of the
-        built-in activations and costs, float32/64."""
+        """SGD, momentum or Nesterov, Adam, RMSProp or AdaGrad; no, L1 or L2
+        regularisation; dropout; max-norm; an ``Expander`` as batch source; on
+        ``Network``s of the built-in activations and costs, float32/64."""
         return (network_reason(network)
-                or optimizer_reason(step.optimizer, {SGD: {"eta"}, Momentum: MOMENTUM_ATTRIBUTES})
-                or velocity_reason(network, step.optimizer)
+                or optimizer_reason(step.optimizer, {SGD: {"eta"}, Momentum: MOMENTUM_ATTRIBUTES,
+                                                     **ADAPTIVE_ATTRIBUTES})
+                or state_reason(network, step.optimizer)
                 or regularization_reason(step.regularization, (NoRegularization, L1, L2))
                 or piece_reason(step.constraint, "constraint", {MaxNorm: MAX_NORM_ATTRIBUTES})
                 or piece_reason(step.dropout, "dropout", {Dropout: DROPOUT_ATTRIBUTES})
@@ -146,6 +141,9 @@ class BlasEngine(Engine):
         self.scratch = [None] * len(network.weights)
         self.gb = [np.empty(h, dtype=dt) for h in sizes[1:]]
         self.momentum = type(step.optimizer) is Momentum
+        self.adaptive = is_adaptive(step.optimizer)
+        self.gbias = ([np.empty((h, 1), dtype=dt) for h in sizes[1:]] if self.adaptive
+                      else None)
 
     def run_epoch(self, x, y, order, epoch=None, after_batch=None):
         """Train one epoch on the mini-batches of ``order`` (of the
@@ -164,7 +162,7 @@ class BlasEngine(Engine):
     def _epoch(self, x, y, order, after_batch):
         """The steps of ``run_epoch`` on the training matrices ``x``, ``y``."""
         optimizer, lmbda = self.step.optimizer, getattr(self.regularization, "lmbda", 0.0)
-        lazy = type(self.regularization) is L2 and not self.momentum
+        lazy = type(self.regularization) is L2 and type(optimizer) is SGD
         s, out = 1.0, self.network.biases[-1]
         for k in range(0, self.n, self.m):
             idx = order[k:k + self.m]
@@ -228,6 +226,9 @@ class BlasEngine(Engine):
         if self.momentum:
             self._momentum_update(inputs, d, eta, reg_step, c)
             return
+        if self.adaptive:
+            self._adaptive_update(inputs, d, c)
+            return
         if type(self.regularization) is L1 and reg_step:            # eq. (97)
             for l, w in enumerate(ws):
                 scratch = np.sign(w, out=self._scratch(l))
@@ -277,6 +278,24 @@ class BlasEngine(Engine):
             vb *= mu
             vb -= self.gb[l]
             b[:, 0] += (1.0 + mu) * vb if nesterov else vb
+
+    def _adaptive_update(self, inputs, d, c):
+        """The reference step's gradient, (BP3)-(BP4) averaged over the c
+        examples plus the regulariser's term ((lmbda/n) w for L2, equation
+        (93)'s; (lmbda/n) sgn w for L1, (97)'s) at the old weights, written
+        into this engine's buffers; then the optimiser's ``update_params``
+        on the weights and biases, which may overwrite the buffers."""
+        net, scale = self.network, 1.0 / c
+        grads_w = []
+        for l, w in enumerate(net.weights):
+            g = self.g_buffer(l)
+            np.matmul(d[l].T, inputs[l], out=g)
+            g *= scale
+            self.regularization.add_gradient(g, w, self.n)
+            grads_w.append(g)
+            np.sum(d[l], axis=0, out=self.gbias[l][:, 0])
+            self.gbias[l] *= scale
+        self.step.optimizer.update_params(net.weights + net.biases, grads_w + self.gbias)
 
     def _velocity(self, l, v, w, d, a, mu, alpha, nesterov):
         """v = mu v + alpha d^T a: one gemm call if possible, else NumPy's

@@ -28,7 +28,11 @@ call, and saves arithmetic three ways:
   the next one's pixels and non-zero lists are requested from memory.
 
 Besides plain SGD it takes momentum and Nesterov steps (equations
-(107)-(108); the velocities are kept in the weights' layout), dropout with
+(107)-(108); the velocities are kept in the weights' layout), Adam, RMSProp
+and AdaGrad steps (the mean gradient plus the regulariser's term gathered
+into buffers, then ``optimizers.Adam``'s, ``RMSProp``'s or ``AdaGrad``'s
+arithmetic element by element; their moments in the weights' layout, and no
+lazy decay: the L2 term enters the gradient as in the reference), dropout with
 masks drawn by the engine exactly as ``Dropout.masks`` draws them (the
 input's as bits ANDed with the non-zero bits, the hidden layers' as rows of
 0 and 1/(1-p)), and max-norm after every step.  ``sgd_batches`` releases
@@ -50,7 +54,7 @@ from numba.extending import intrinsic
 SIGMOID, TANH, RELU, LINEAR, SOFTMAX = 0, 1, 2, 3, 4
 COST_A_MINUS_Y, COST_QUADRATIC = 0, 1
 REG_NONE, REG_L2, REG_L1 = 0, 1, 2
-OPT_SGD, OPT_MOMENTUM, OPT_NESTEROV = 0, 1, 2
+OPT_SGD, OPT_MOMENTUM, OPT_NESTEROV, OPT_ADAM, OPT_RMSPROP, OPT_ADAGRAD = 0, 1, 2, 3, 4, 5
 RENORMALIZE_BELOW = 1e-4
 # Let the compiler reorder sums and fuse multiply-adds (what makes the inner
 # loops SIMD), but keep IEEE infinities and NaNs: a diverging run must still
@@ -385,6 +389,78 @@ def _move(p, v, factor):
 
 
 @compiled(fastmath=FAST)
+def _penalty(w, reg, rate):
+    """The regulariser's gradient at the weight w, as
+    ``regularization.L2/L1.add_gradient`` adds it: rate * w (equation
+    (93)'s term), rate * sgn w ((97)'s, sgn 0 = 0) or 0; rate = lmbda / n."""
+    t = type(w)
+    if reg == REG_L2:
+        return t(rate) * w
+    if reg == REG_L1:
+        return t(rate) if w > 0 else (-t(rate) if w < 0 else t(0))
+    return t(0)
+
+
+@compiled(fastmath=FAST)
+def _adaptive_step(p, g, first, second, optimizer, size, root, beta1, beta2, eps, reg, rate):
+    """One adaptive step of the parameters p from their mean gradient g plus
+    the regulariser's term at the old p (``_penalty``), element by element
+    as ``optimizers.Adam``, ``RMSProp`` and ``AdaGrad`` compute it: Adam
+    updates its moments ``first`` (m) and ``second`` (v) and moves p by
+    size * m / (sqrt(v) / root + eps), with size = eta / (1 - beta1^t) and
+    root = sqrt(1 - beta2^t); RMSProp's mean square (rho = beta2) and
+    AdaGrad's sum of squares are ``second``, and p moves by size * g /
+    (sqrt(second) + eps), with size = eta.  g is left all 0, ready for the
+    next step's sums."""
+    t = p.dtype.type
+    p, g, second = p.ravel(), g.ravel(), second.ravel()
+    size, eps = t(size), t(eps)
+    if optimizer == OPT_ADAM:
+        first = first.ravel()
+        r, c1, b2, c2 = t(root), t(1.0 - beta1), t(beta2), t(1.0 - beta2)
+        for i in range(p.size):
+            gi = g[i] + _penalty(p[i], reg, rate)
+            g[i] = 0
+            first[i] += c1 * (gi - first[i])
+            second[i] = second[i] * b2 + gi * gi * c2
+            p[i] -= first[i] / (np.sqrt(second[i]) / r + eps) * size
+        return
+    rho, c2 = t(beta2), t(1.0 - beta2)
+    for i in range(p.size):
+        gi = g[i] + _penalty(p[i], reg, rate)
+        g[i] = 0
+        if optimizer == OPT_RMSPROP:
+            second[i] = second[i] * rho + c2 * gi * gi
+        else:
+            second[i] += gi * gi
+        p[i] -= gi / (np.sqrt(second[i]) + eps) * size
+
+
+@compiled(fastmath=FAST)
+def _adaptive_update(rows, count, k, start, m, per_example, masks, keep0, scale0, x, wts, bs,
+                     acts, deltas, widths, reg, rate, optimizer, tstep, eta, beta1, beta2, eps,
+                     mws, mbs, vws, vbs, gws, gbs):
+    """Step ``tstep`` (counted from 1) of Adam, RMSProp or AdaGrad: gather
+    the mini-batch's mean gradient (BP3, BP4 over the count examples) in
+    ``gws``, ``gbs`` (all 0 before, and again after), then update the state
+    (``mws``, ``mbs``: Adam's first moments; ``vws``, ``vbs``: the second,
+    RMSProp's or AdaGrad's) and the parameters, the weights' gradient with
+    the regulariser's term (rate = lmbda / n)."""
+    mean = wts[0].dtype.type(-1.0 / count)
+    _descend(rows, count, k, start, m, per_example, masks, keep0, scale0, x, gws, gbs,
+             acts, deltas, widths, mean, mean)
+    size, root = eta, 1.0
+    if optimizer == OPT_ADAM:
+        size = eta / (1.0 - beta1 ** float(tstep))
+        root = np.sqrt(1.0 - beta2 ** float(tstep))
+    for l in range(len(wts)):
+        _adaptive_step(wts[l], gws[l], mws[l], vws[l], optimizer, size, root, beta1, beta2,
+                       eps, reg, rate)
+        _adaptive_step(bs[l], gbs[l], mbs[l], vbs[l], optimizer, size, root, beta1, beta2,
+                       eps, REG_NONE, 0.0)
+
+
+@compiled(fastmath=FAST)
 def _max_norm(wts, c, s):
     """Scale back every neuron's incoming weights, (true) norm above c, to
     norm c: the columns of the first layer's W^T, the rows of each later W;
@@ -430,7 +506,8 @@ def _rescale(wts, s):
 @compiled(fastmath=FAST, nogil=True)
 def sgd_batches(masks, x, y, order, start, stop, m,
                 wts, bs, kinds, widths, cost, eta, reg, reg_step,
-                optimizer, mu, vws, vbs, max_norm, keep0, scale0, keeps, per_example):
+                optimizer, mu, vws, vbs, max_norm, keep0, scale0, keeps, per_example,
+                t0, beta1, beta2, eps, mws, mbs, gws, gbs):
     """Take SGD steps on the mini-batches order[start:start+m], ... up to
     position ``stop``, changing the transposed weights ``wts`` and the biases
     ``bs`` in place.
@@ -441,7 +518,15 @@ def sgd_batches(masks, x, y, order, start, stop, m,
 
     ``optimizer`` is OPT_SGD, or OPT_MOMENTUM / OPT_NESTEROV with
     co-efficient ``mu`` and the velocities ``vws``, ``vbs`` (in the layout of
-    ``wts``, ``bs``; changed in place).  ``max_norm`` > 0 bounds each
+    ``wts``, ``bs``; changed in place), or OPT_ADAM / OPT_RMSPROP /
+    OPT_ADAGRAD (``_adaptive_update``) with ``t0`` steps taken before this
+    call, Adam's ``beta1`` and ``beta2`` (RMSProp's rho is ``beta2``), ``eps``,
+    the state ``mws``, ``mbs`` (Adam's first moments), ``vws``, ``vbs`` (the
+    second moments, mean squares or sums of squares), gradient buffers
+    ``gws``, ``gbs`` (all 0), all in the layout of ``wts``, ``bs``, and ``reg_step``
+    lmbda / n (the penalty's gradient, not a decay factor).  Every state
+    array (tuples of empty arrays when unused) has one entry per layer.
+    ``max_norm`` > 0 bounds each
     neuron's incoming weights after every step.  Dropout: ``keep0`` holds
     the bits of the kept input pixels (no rows: no input dropout), which are
     scaled by ``scale0``; ``keeps[l]`` (l >= 1) the masks of the hidden
@@ -471,7 +556,12 @@ def sgd_batches(masks, x, y, order, start, stop, m,
                      kinds, widths, ts)
             _backward(rows[e], e, y, wts, acts, dfacs, keeps, deltas, kinds, widths, cost, ts)
         step = eta / count
-        if optimizer == OPT_SGD:
+        if optimizer >= OPT_ADAM:
+            _adaptive_update(rows, count, k, start, m, per_example, masks, keep0, sc0, x,
+                             wts, bs, acts, deltas, widths, reg, reg_step, optimizer,
+                             t0 + (k - start) // m + 1, eta, beta1, beta2, eps,
+                             mws, mbs, vws, vbs, gws, gbs)
+        elif optimizer == OPT_SGD:
             s = _sgd_update(wts, reg, reg_step, s)
             _descend(rows, count, k, start, m, per_example, masks, keep0, sc0, x, wts, bs,
                      acts, deltas, widths, t(step / s), t(step))

@@ -23,11 +23,12 @@ import numpy as np
 from ..activations import Linear, ReLU, Sigmoid, Softmax, Tanh
 from ..costs import QuadraticCost
 from ..dropout import Dropout
-from ..optimizers import SGD, Momentum
+from ..optimizers import SGD, AdaGrad, Adam, Momentum, RMSProp
 from ..regularization import L1, L2, MaxNorm, NoRegularization
-from .base import (DROPOUT_ATTRIBUTES, MAX_NORM_ATTRIBUTES, MOMENTUM_ATTRIBUTES, Engine,
-                   check_decay, decay_reason, expander_known, network_reason, optimizer_reason,
-                   piece_reason, reference_only_reason, regularization_reason)
+from .base import (ADAPTIVE_ATTRIBUTES, DROPOUT_ATTRIBUTES, MAX_NORM_ATTRIBUTES,
+                   MOMENTUM_ATTRIBUTES, STATE_ARRAYS, Engine, check_decay, decay_reason,
+                   expander_known, is_adaptive, network_reason, optimizer_reason,
+                   piece_reason, reference_only_reason, regularization_reason, state_reason)
 
 SIMD = 16
 # Below this mini-batch size one compiled call per epoch beats BLAS calls per
@@ -60,13 +61,14 @@ class NumbaEngine(Engine):
 
     @classmethod
     def supports(cls, network, step):
-        """The kernel runs SGD, momentum and Nesterov, no, L1 or L2
-        regularisation, dropout, max-norm and an ``Expander`` as batch
-        source on ``Network``s of the built-in activations and costs,
-        float32/64."""
+        """The kernel runs SGD, momentum and Nesterov, Adam, RMSProp and
+        AdaGrad, no, L1 or L2 regularisation, dropout, max-norm and an
+        ``Expander`` as batch source on ``Network``s of the built-in
+        activations and costs, float32/64."""
         return (network_reason(network)
-                or optimizer_reason(step.optimizer, {SGD: {"eta"},
-                                                     Momentum: MOMENTUM_ATTRIBUTES})
+                or optimizer_reason(step.optimizer, {SGD: {"eta"}, Momentum: MOMENTUM_ATTRIBUTES,
+                                                     **ADAPTIVE_ATTRIBUTES})
+                or state_reason(network, step.optimizer)
                 or regularization_reason(step.regularization, (NoRegularization, L1, L2))
                 or piece_reason(step.constraint, "constraint", {MaxNorm: MAX_NORM_ATTRIBUTES})
                 or piece_reason(step.dropout, "dropout", {Dropout: DROPOUT_ATTRIBUTES})
@@ -107,9 +109,17 @@ class NumbaEngine(Engine):
         self.wts = tuple(np.zeros((p[0], p[1]) if l == 0 else (p[l + 1], p[l]), dtype=dt)
                          for l in range(len(p) - 1))
         self.bs = tuple(np.zeros(b, dtype=dt) for b in p[1:])
-        momentum = type(step.optimizer) is Momentum
-        self.vws = tuple(np.zeros_like(w) if momentum else np.zeros((0, 0), dt) for w in self.wts)
-        self.vbs = tuple(np.zeros_like(b) if momentum else np.zeros(0, dt) for b in self.bs)
+        stateful = type(step.optimizer)
+        self.vws, self.vbs = self._state_like(stateful in STATE_ARRAYS)   # velocities, v, ...
+        self.mws, self.mbs = self._state_like(stateful is Adam)           # Adam's m
+        self.gws, self.gbs = self._state_like(is_adaptive(step.optimizer))  # gradients
+
+    def _state_like(self, used):
+        """Arrays in the kernel's layout of the weights and of the biases,
+        zeros if ``used``, else empty ones (the kernel's "none")."""
+        dt = self.network.dtype
+        return (tuple(np.zeros_like(w) if used else np.zeros((0, 0), dt) for w in self.wts),
+                tuple(np.zeros_like(b) if used else np.zeros(0, dt) for b in self.bs))
 
     def prepare(self, report):
         """Compile the kernel for this run's types, or load it from Numba's
@@ -171,14 +181,33 @@ class NumbaEngine(Engine):
         code, mu = k.OPT_SGD, 0.0
         if type(opt) is Momentum:
             code, mu = (k.OPT_NESTEROV if opt.nesterov else k.OPT_MOMENTUM), opt.mu
-        reg_step = eta * getattr(step.regularization, "lmbda", 0.0) / self.n
+        rate = getattr(step.regularization, "lmbda", 0.0) / self.n
+        reg_step = rate if is_adaptive(opt) else eta * rate
         c = step.constraint.c if step.constraint is not None else 0.0
         keep0, scale0, keeps = self._dropout(start, stop)
         per_example = bool(step.dropout is not None and step.dropout.per_example)
-        return k.sgd_batches(self.masks, x, self.y, order, start, stop, self.m,
-                             self.wts, self.bs, self.kinds, self.widths, self.cost,
-                             eta, self.reg, reg_step, code, mu, self.vws, self.vbs, c,
-                             keep0, scale0, keeps, per_example)
+        code, t0, beta1, beta2, eps = self._adaptive(code)
+        bad = k.sgd_batches(self.masks, x, self.y, order, start, stop, self.m,
+                            self.wts, self.bs, self.kinds, self.widths, self.cost,
+                            eta, self.reg, reg_step, code, mu, self.vws, self.vbs, c,
+                            keep0, scale0, keeps, per_example,
+                            t0, beta1, beta2, eps, self.mws, self.mbs, self.gws, self.gbs)
+        if is_adaptive(opt):                    # the steps taken, as update_params counts
+            opt.t += len(range(start, stop if bad < 0 else bad + 1, self.m))
+        return bad
+
+    def _adaptive(self, code):
+        """The kernel's optimiser code and (t, beta1, beta2, eps) for the
+        step's optimiser: an adaptive one's own (RMSProp's rho as beta2),
+        else ``code`` and unused values."""
+        opt, k = self.step.optimizer, self.kernel
+        if type(opt) is Adam:
+            return k.OPT_ADAM, opt.t, opt.beta1, opt.beta2, opt.eps
+        if type(opt) is RMSProp:
+            return k.OPT_RMSPROP, opt.t, 0.0, opt.rho, opt.eps
+        if type(opt) is AdaGrad:
+            return k.OPT_ADAGRAD, opt.t, 0.0, 0.0, opt.eps
+        return code, 0, 0.0, 0.0, 1.0
 
     def _dropout(self, start, stop):
         """The kernel's dropout arguments for the mini-batches from position
@@ -212,30 +241,44 @@ class NumbaEngine(Engine):
             yield (wt[:cols, :rows].T if l == 0 else wt[:rows, :cols]), b[:rows]
 
     def _pairs(self):
-        """(kernel array, network array) for every weight and bias, and for
-        momentum every velocity (the optimiser's, created as zeros at the
-        first step as ``Momentum.update_params`` does)."""
+        """(kernel array, network array) for every weight and bias, and
+        every per-parameter state array of the optimiser (velocities,
+        moments, accumulators: the optimiser's, created at the first step as
+        its ``update_params`` does)."""
         net, opt = self.network, self.step.optimizer
         for (kw, kb), w, nb in zip(self._views(self.wts, self.bs), net.weights, net.biases):
             yield kw, w
             yield kb, nb[:, 0]
-        if type(opt) is Momentum:
-            if opt.velocities is None:
-                opt.velocities = [np.zeros_like(a) for a in net.weights + net.biases]
-            layers = len(net.weights)
-            for l, (kw, kb) in enumerate(self._views(self.vws, self.vbs)):
-                yield kw, opt.velocities[l]
-                yield kb, opt.velocities[layers + l][:, 0]
+        layers = len(net.weights)
+        kernel_states = ([(self.mws, self.mbs), (self.vws, self.vbs)] if type(opt) is Adam
+                         else [(self.vws, self.vbs)])          # Adam: m, v; else one
+        for states, (ws, bs) in zip(state_lists(opt, net.weights + net.biases), kernel_states):
+            for l, (kw, kb) in enumerate(self._views(ws, bs)):
+                yield kw, states[l]
+                yield kb, states[layers + l][:, 0]
 
     def _load(self):
-        """Copy the network's weights and biases (and velocities) into the kernel's layout."""
+        """Copy the network's weights and biases (and the optimiser's state) into
+        the kernel's layout."""
         for kernel_array, array in self._pairs():
             kernel_array[...] = array
 
     def _store(self):
-        """Copy the kernel's weights and biases (and velocities) back, in place."""
+        """Copy the kernel's weights and biases (and optimiser state) back, in place."""
         for kernel_array, array in self._pairs():
             array[...] = kernel_array
+
+
+def state_lists(optimizer, params):
+    """The optimiser's lists of per-parameter state arrays, in the order of
+    ``base.STATE_ARRAYS`` (Adam: m, then v), each created where it is None
+    as the optimiser's ``update_params`` creates it: zeros, or AdaGrad's
+    initial accumulator."""
+    fill = getattr(optimizer, "initial_accumulator", 0.0)
+    for name in STATE_ARRAYS.get(type(optimizer), ()):
+        if getattr(optimizer, name) is None:
+            setattr(optimizer, name, [np.full_like(p, fill) for p in params])
+        yield getattr(optimizer, name)
 
 
 def compilations(kernel):
