@@ -40,3 +40,16 @@ def tiny_data():
     images = (centres[labels] + 0.3 * rng.normal(size=(60, 4))).astype(np.float32)
     images = 1 / (1 + np.exp(-images))
     return Dataset(images.astype(np.float32), labels)
+
+
+def assert_resumes_bit_for_bit(checkpointed, tmp_path, epochs, stop_after=2):
+    """``checkpointed(directory, epochs, stop_after=None, resume=False)`` trains
+    with a Checkpoint in ``directory`` and returns (network, momentum
+    optimiser): a run stopped after ``stop_after`` epochs and resumed must end
+    with exactly the weights, biases and velocities of the run never stopped."""
+    whole_net, whole_opt = checkpointed(tmp_path / "whole", epochs)
+    checkpointed(tmp_path / "ck", epochs, stop_after=stop_after)
+    net, opt = checkpointed(tmp_path / "ck", epochs, resume=True)
+    for a, b in zip(whole_net.weights + whole_net.biases + whole_opt.velocities,
+                    net.weights + net.biases + opt.velocities):
+        np.testing.assert_array_equal(a, b)

@@ -19,6 +19,7 @@ from nndl.regularization import L1, L2, MaxNorm, NoRegularization
 from nndl.training import StepSchedule, train
 
 from test_fast import TOLERANCE, DecayEtaEveryBatch, relative_error, sparse_data
+from conftest import assert_resumes_bit_for_bit
 
 SIZES = [36, 20, 12, 4]
 
@@ -146,12 +147,7 @@ def _checkpointed(directory, epochs, stop_after=None, resume=False):
 
 
 def test_checkpointed_momentum_run_resumes_bit_for_bit(tmp_path):
-    whole_net, whole_opt = _checkpointed(tmp_path / "whole", 5)
-    _checkpointed(tmp_path / "ck", 5, stop_after=2)
-    net, opt = _checkpointed(tmp_path / "ck", 5, resume=True)
-    for a, b in zip(whole_net.weights + whole_net.biases + whole_opt.velocities,
-                    net.weights + net.biases + opt.velocities):
-        np.testing.assert_array_equal(a, b)
+    assert_resumes_bit_for_bit(_checkpointed, tmp_path, 5)
 
 
 @pytest.mark.parametrize("pieces", [

@@ -18,6 +18,7 @@ from nndl.regularization import L2
 from nndl.training import train
 
 from test_fast import TOLERANCE, DecayEtaEveryBatch, relative_error, sparse_data
+from conftest import assert_resumes_bit_for_bit
 
 SIZES = [36, 20, 4]
 SPECS = {"elastic": "elastic:alpha=8,sigma=2", "affine": "affine:rotate=15,shift=1"}
@@ -117,12 +118,7 @@ def _checkpointed(directory, epochs, stop_after=None, resume=False):
 
 
 def test_checkpointed_expanded_run_resumes_bit_for_bit(tmp_path):
-    whole_net, whole_opt = _checkpointed(tmp_path / "whole", 4)
-    _checkpointed(tmp_path / "ck", 4, stop_after=2)
-    net, opt = _checkpointed(tmp_path / "ck", 4, resume=True)
-    for a, b in zip(whole_net.weights + whole_net.biases + whole_opt.velocities,
-                    net.weights + net.biases + opt.velocities):
-        np.testing.assert_array_equal(a, b)
+    assert_resumes_bit_for_bit(_checkpointed, tmp_path, 4)
 
 
 def test_auto_picks_numba_for_an_expanded_run_at_small_batches():

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import assert_resumes_bit_for_bit
 from nndl.checkpoint import Checkpoint, restore
 from nndl.cli import main
 from nndl.divergence import DivergenceCheck
@@ -167,12 +168,7 @@ def _checkpointed(tmp_path, epochs, stop_after=None, resume=False):
 
 
 def test_resume_from_a_checkpoint_is_bit_exact(tmp_path):
-    whole_net, whole_opt = _checkpointed(tmp_path / "whole", 4)
-    _checkpointed(tmp_path / "ck", 4, stop_after=2)
-    net, opt = _checkpointed(tmp_path / "ck", 4, resume=True)
-    for a, b in zip(whole_net.weights + whole_net.biases + whole_opt.velocities,
-                    net.weights + net.biases + opt.velocities):
-        np.testing.assert_array_equal(a, b)
+    assert_resumes_bit_for_bit(_checkpointed, tmp_path, 4)
 
 
 # ------------------------------------------------------- on real MNIST
