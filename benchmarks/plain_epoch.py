@@ -10,6 +10,8 @@ worktree`` of an older commit), alternating runs compare two versions of
 the engines in the same conditions.
 """
 
+from threadpoolctl import threadpool_info
+
 import nndl
 from nndl.data import load_mnist
 from nndl.network import Network
@@ -20,5 +22,7 @@ from nndl.training import train
 training = load_mnist(quiet=True).training
 net = Network([784, 30, 10], seed=0, dtype="float32")
 state = train(net, training, 5, 10, SGD(0.5), regularization=L2(5.0))
-print(nndl.__file__.split("/src/")[0], state.engine,
+blas = [(i["internal_api"], i.get("architecture"), i["num_threads"]) for i in threadpool_info()
+        if i["user_api"] == "blas"]
+print(nndl.__file__.split("/src/")[0], state.engine, "BLAS", blas,
       " ".join(f"{h['train_seconds']:.3f}" for h in state.history))
