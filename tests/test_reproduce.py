@@ -208,3 +208,12 @@ def test_report_names_experiments_without_results(quick_run, tmp_path):
     assert "## l1_vs_l2" not in md
     assert "l1_vs_l2 [Other techniques for regularization]" in md
     assert "run 'nndl reproduce l1_vs_l2'" in md
+
+
+def test_a_claim_with_no_finite_value_reads_not_measured():
+    """A NaN (stored as null) is reported, not a crash of the report."""
+    from nndl.reproduce import format_ours
+    missing = {"mean": None, "std": 0.0, "min": None, "max": None, "values": [None]}
+    assert format_ours(missing, "points") == "not measured"
+    assert format_ours({"mean": 1.5, "std": 0.0, "min": 1.5, "max": 1.5, "values": [1.5]},
+                       "points") == "1.5 points"

@@ -117,6 +117,8 @@ def format_ours(ours, unit):
     """Return our value as 'mean +- std (min to max, k seeds)' or one number."""
     if ours is None:
         return "-"
+    if ours["mean"] is None:          # no finite value (e.g. nothing measured in time)
+        return "not measured"
     u = "" if not unit else (unit if unit == "%" else f" {unit}")
     n = len(ours["values"])
     if n == 1:
