@@ -43,6 +43,12 @@ def data_range(values):
     return lo - pad, hi + pad
 
 
+def stroke(name):
+    """The SVG stroke attributes of series ``name``'s line (see ``STYLE``)."""
+    colour, dash = STYLE[name]
+    return f'stroke="{colour}" stroke-width="1.5"' + (f' stroke-dasharray="{dash}"' if dash else "")
+
+
 def panel(quantity, series, box, epochs):
     """The SVG elements of one panel: frame, grid, ticks, curves, legend.
 
@@ -56,40 +62,33 @@ def panel(quantity, series, box, epochs):
     px = lambda e: x0 + (e - xlo) / (xhi - xlo) * w           # noqa: E731
     py = lambda v: y0 + h - (v - ylo) / (yhi - ylo) * h       # noqa: E731
     out = [f'<rect x="{x0}" y="{y0}" width="{w}" height="{h}" fill="none" stroke="#444"/>']
-    for axis, (lo, hi, bins, integer) in (("x", (xlo, xhi, 5, True)), ("y", (ylo, yhi, 4, False))):
-        marks = ticks(lo, hi, bins, integer)
-        for t, text in zip(marks, labels(marks)):
-            if axis == "x":
-                out.append(f'<line x1="{px(t):.1f}" y1="{y0}" x2="{px(t):.1f}" y2="{y0 + h}" '
-                           'stroke="#ddd"/>')
-                out.append(f'<text x="{px(t):.1f}" y="{y0 + h + 13}" text-anchor="middle">'
-                           f'{text}</text>')
-            else:
-                out.append(f'<line x1="{x0}" y1="{py(t):.1f}" x2="{x0 + w}" y2="{py(t):.1f}" '
-                           'stroke="#ddd"/>')
-                out.append(f'<text x="{x0 - 4}" y="{py(t) + 4:.1f}" text-anchor="end">'
-                           f'{text}</text>')
+    marks = ticks(xlo, xhi, 5, integer=True)
+    for t, text in zip(marks, labels(marks)):
+        out.append(f'<line x1="{px(t):.1f}" y1="{y0}" x2="{px(t):.1f}" y2="{y0 + h}" '
+                   f'stroke="#ddd"/><text x="{px(t):.1f}" y="{y0 + h + 13}" '
+                   f'text-anchor="middle">{text}</text>')
+    marks = ticks(ylo, yhi, 4)
+    for t, text in zip(marks, labels(marks)):
+        out.append(f'<line x1="{x0}" y1="{py(t):.1f}" x2="{x0 + w}" y2="{py(t):.1f}" '
+                   f'stroke="#ddd"/><text x="{x0 - 4}" y="{py(t) + 4:.1f}" '
+                   f'text-anchor="end">{text}</text>')
     out.append(f'<text x="{x0 + w / 2:.1f}" y="{y0 + h + 28}" text-anchor="middle">epoch</text>')
     out.append(f'<text transform="translate({x0 - 42},{y0 + h / 2:.1f}) rotate(-90)" '
                f'text-anchor="middle">{escape(quantity)}</text>')
     shown = [name for name, pts in finite.items() if pts]
     for name in shown:
-        colour, dash = STYLE[name]
         coords = " ".join(f"{px(e):.1f},{py(v):.1f}" for e, v in finite[name])
-        dashed = f' stroke-dasharray="{dash}"' if dash else ""
-        out.append(f'<polyline class="{name}" points="{coords}" fill="none" stroke="{colour}" '
-                   f'stroke-width="1.5"{dashed}/>')
+        out.append(f'<polyline class="{name}" points="{coords}" fill="none" {stroke(name)}/>')
         if len(finite[name]) == 1:                             # one epoch: a dot
-            out.append(f'<circle cx="{coords.split(",")[0]}" cy="{coords.split(",")[1]}" r="2" '
-                       f'fill="{colour}"/>')
+            (e, v), = finite[name]
+            out.append(f'<circle cx="{px(e):.1f}" cy="{py(v):.1f}" r="2" '
+                       f'fill="{STYLE[name][0]}"/>')
     low = quantity == "accuracy"            # the legend where the curves are not
+    lx = x0 + w - 92
     for i, name in enumerate(shown):
-        colour, dash = STYLE[name]
         ly = (y0 + h - 10 - 14 * (len(shown) - 1 - i)) if low else (y0 + 12 + 14 * i)
-        lx = x0 + w - 92
-        dashed = f' stroke-dasharray="{dash}"' if dash else ""
-        out.append(f'<line x1="{lx}" y1="{ly - 4}" x2="{lx + 20}" y2="{ly - 4}" stroke="{colour}" '
-                   f'stroke-width="1.5"{dashed}/><text x="{lx + 25}" y="{ly}">{name}</text>')
+        out.append(f'<line x1="{lx}" y1="{ly - 4}" x2="{lx + 20}" y2="{ly - 4}" {stroke(name)}/>'
+                   f'<text x="{lx + 25}" y="{ly}">{name}</text>')
     return out
 
 
