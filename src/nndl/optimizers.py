@@ -216,6 +216,16 @@ class Adam:
         self.t, self.m, self.v = int(d["t"]), _loaded(d["m"]), _loaded(d["v"])
 
 
+def _step_over_root(p, g, squares, eta, eps):
+    """p -> p - eta g / (sqrt(squares) + eps), RMSProp's and AdaGrad's step,
+    in place (``g`` is scratch), in PyTorch's order of operations."""
+    denom = np.sqrt(squares)
+    denom += eps
+    g /= denom
+    g *= eta
+    p -= g
+
+
 class RMSProp:
     """RMSProp (Tieleman & Hinton 2012, lecture 6e of "Neural networks for
     machine learning"): divide the gradient by a running root mean square of
@@ -246,11 +256,7 @@ class RMSProp:
         for p, g, s in zip(params, grads, self.square_avg):
             s *= rho
             s += (1.0 - rho) * g * g
-            denom = np.sqrt(s)
-            denom += self.eps
-            g /= denom
-            g *= self.eta
-            p -= g
+            _step_over_root(p, g, s, self.eta, self.eps)
 
     def state_dict(self):
         """Return the hyper-parameters, the step count and the mean squares."""
@@ -292,11 +298,7 @@ class AdaGrad:
         self.t += 1
         for p, g, acc in zip(params, grads, self.sum_squares):
             acc += g * g
-            denom = np.sqrt(acc)
-            denom += self.eps
-            g /= denom
-            g *= self.eta
-            p -= g
+            _step_over_root(p, g, acc, self.eta, self.eps)
 
     def state_dict(self):
         """Return the hyper-parameters, the step count and the accumulators."""
