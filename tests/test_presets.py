@@ -78,16 +78,21 @@ def test_run_summary_reads_accuracy_against_time(tmp_path):
               for k in range(8)]                       # an epoch every 50 s, for 400 s
     metrics = tmp_path / "m.json"
     metrics.write_text(json.dumps({"epochs": epochs, "test_accuracy": 0.955,
-                                   "config": {"preset": "best"}}))
+                                   "config": {"preset": "best"},
+                                   "weights_averaged": {"from_epoch": 5, "epochs": 4,
+                                                        "evaluation_accuracy": 0.9712}}))
     script = Path(__file__).parent.parent / "scripts" / "run_summary.py"
     out = subprocess.run([sys.executable, str(script), str(metrics), "--minutes", "0.5", "1", "5",
-                          "--plot", str(tmp_path / "p.png")],
+                          "--reach", "92", "99", "--plot", str(tmp_path / "p.png")],
                          capture_output=True, text=True, check=True).stdout
     lines = out.splitlines()
     assert "no epoch finished yet" in lines[0]                 # 30 s: none
     assert "epoch   1: validation accuracy 90.00%" in lines[1]  # 60 s: the first (at 50 s)
     assert "epoch   6: validation accuracy 95.00%" in lines[2]  # 300 s: the sixth, exactly
     assert "test accuracy (measured once, at the end): 95.50%" in out
+    assert "92.0% validation accuracy: epoch 3, 2.5 min" in out    # 0.92 at 150 s
+    assert "99.0% validation accuracy: not reached" in out
+    assert "weights: the mean of epochs 5-8, validation accuracy 97.12%" in out
     assert (tmp_path / "p.png").stat().st_size > 1000
 
 

@@ -307,6 +307,13 @@ def weights_line(summary, evaluate_on):
     if summary["weights_restored"]:
         return (f"weights: epoch {epoch}, the best {evaluate_on} accuracy "
                 f"({summary['best_evaluation_accuracy']:.2%}), restored by early stopping")
+    averaged = summary.get("weights_averaged")
+    if averaged:
+        a, last = averaged["from_epoch"], averaged["from_epoch"] + averaged["epochs"] - 1
+        line = f"weights: the mean of epochs {a}-{last}"
+        if averaged["evaluation_accuracy"] is not None:
+            line += f" ({evaluate_on} accuracy {averaged['evaluation_accuracy']:.2%})"
+        return line
     line = f"weights: epoch {epoch}, the last" if epoch else "weights: untrained (no epoch ran)"
     if summary["best_epoch"] is not None and summary["best_epoch"] + 1 != epoch:
         line += (f"; the best {evaluate_on} accuracy was epoch {summary['best_epoch'] + 1}'s "

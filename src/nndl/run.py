@@ -182,6 +182,10 @@ class RunConfig:
         None, P.GainRule(),
         "stop when the best validation accuracy rose by less than GAIN (a "
         "fraction) over the last W epochs, and keep the best weights", metavar="W:GAIN")
+    average_from: int = option(
+        None, P.COUNT,
+        "end with the mean of the weights at the end of every epoch from EPOCH on "
+        "(Polyak averaging of the last epochs) instead of the last epoch's", metavar="EPOCH")
     lr_schedule: tuple = option(
         None, P.Schedule(),
         "halve: halve eta after each 10 (N) epochs without a better validation "
@@ -273,6 +277,13 @@ class RunConfig:
         if self.nesterov and not self.momentum:
             raise ConfigError("Nesterov's accelerated gradient needs a momentum co-efficient "
                               "> 0 (e.g. --momentum 0.9)")
+        if self.average_from and (self.early_stopping or self.early_stopping_gain):
+            raise ConfigError("--average-from and early stopping both choose the final "
+                              "weights (the mean of the last epochs, or the best epoch's); "
+                              "give one")
+        if self.average_from and self.epochs is not None and self.average_from > self.epochs:
+            raise ConfigError(f"--average-from {self.average_from} is past the last epoch "
+                              f"({self.epochs}): nothing would be averaged")
         if self.judges_by_validation() and self.evaluate_on != "validation":
             raise ConfigError("early stopping and the halving schedule choose by validation "
                               "accuracy; choosing by test accuracy would leak the test set "
@@ -645,7 +656,7 @@ def steering_callbacks(config, report=None):
     """The callbacks that steer training: early stopping, schedules, the time
     limit and fast monitoring."""
     from .callbacks import (EarlyStopping, FastMonitor, GainRateStopping, HalvingSchedule,
-                            StepSchedule, TimeLimit)
+                            StepSchedule, TimeLimit, WeightAveraging)
     callbacks = []
     if config.early_stopping:
         callbacks.append(EarlyStopping(config.early_stopping))
@@ -657,6 +668,8 @@ def steering_callbacks(config, report=None):
         callbacks.append(StepSchedule(*config.lr_schedule[1:]))
     if config.time_limit:
         callbacks.append(TimeLimit(config.time_limit * 60))
+    if config.average_from:
+        callbacks.append(WeightAveraging(config.average_from))
     if config.monitor_every:
         callbacks.append(FastMonitor(config.monitor_every, config.monitor_subset, report=report))
     return callbacks
@@ -678,7 +691,9 @@ def run_summary(run, state):
     ``best_epoch`` indexes the history (counted from 0, as each record's
     ``epoch``); ``weights_epoch`` is counted from 1, as the console prints
     epochs: the best epoch's when early stopping restored its weights
-    (``weights_restored``), else the last epoch trained (0: none).
+    (``weights_restored``), else the last epoch trained (0: none).  With
+    ``average_from``, ``weights_averaged`` says which epochs the network's
+    weights are the mean of and that mean's validation accuracy.
     """
     best_epoch = best_accuracy = None
     trackers = [cb for cb in run.steering if getattr(cb, "tracker", None) is not None]
@@ -696,6 +711,12 @@ def run_summary(run, state):
                "weights_epoch": (best_epoch if restored and best_epoch is not None
                                  else len(state.history) - 1) + 1,
                "weights_restored": restored and best_epoch is not None}
+    from .callbacks import WeightAveraging
+    averaging = [cb for cb in run.steering if isinstance(cb, WeightAveraging) and cb.count]
+    if averaging:
+        a = averaging[0]
+        summary["weights_averaged"] = {"from_epoch": a.start, "epochs": a.count,
+                                       "evaluation_accuracy": a.evaluation_accuracy}
     points = [p for cb in run.steering for p in getattr(cb, "points", [])]
     if points:
         summary["monitor_points"] = points
