@@ -150,9 +150,24 @@ def compare(splits, digits):
           f"ratio {ot / tt:.2f}")
 
 
+def epoch_times(splits, epochs=5):
+    """Seconds of training per epoch of the first 10,000 MNIST images: the
+    preset, and plain SGD with the same eta and mini-batch, on the engine
+    ``train`` picks (epochs 2 on: the first may load compiled code)."""
+    s, training = preset_setting(), splits.training.subset(10000)
+    for name, optimizer in (("preset", make(s)), ("plain SGD", make_optimizer(s["eta"]))):
+        net = Network([784, s["hidden"], 10], cost="log-likelihood", hidden="relu", seed=0)
+        state = train(net, training, epochs, s["batch"], optimizer,
+                      regularization=make_regularization("l2", s["lmbda"]))
+        times = ", ".join(f"{r['train_seconds']:.3f}" for r in state.history[1:])
+        print(f"{name}: seconds per epoch of 10,000 images on {state.engine}: {times}")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--choose", action="store_true", help="train every candidate setting")
+    ap.add_argument("--epoch-times", action="store_true",
+                    help="only time the preset's epochs against plain SGD's")
     args = ap.parse_args(argv)
     from threadpoolctl import threadpool_limits
     splits = load_mnist()
@@ -161,7 +176,9 @@ def main(argv=None):
     # made every small matrix product wait for a descheduled partner (30x slower)
     with threadpool_limits(limits=1, user_api="blas"):
         print(f"BLAS: {blas()}  (timings on a shared machine: other jobs were running)")
-        if args.choose:
+        if args.epoch_times:
+            epoch_times(splits)
+        elif args.choose:
             choose(splits, digits)
         else:
             compare(splits, digits)

@@ -56,7 +56,7 @@ def main():
           f"validation accuracy {last['evaluation_accuracy']:.2%} at the end, "
           f"best {best['evaluation_accuracy']:.2%} (epoch {best['epoch'] + 1})")
     averaged = doc.get("weights_averaged")
-    if averaged:
+    if averaged and averaged["epochs"]:
         print(f"weights: the mean of epochs {averaged['from_epoch']}-"
               f"{averaged['from_epoch'] + averaged['epochs'] - 1}, validation accuracy "
               f"{averaged['evaluation_accuracy']:.2%}")

@@ -74,7 +74,6 @@ def test_the_cli_saves_the_averaged_model_and_says_which_epochs(idx_dir, tmp_pat
 
 
 @pytest.mark.parametrize("more, message", [
-    (["--average-from", "7"], "past the last epoch"),
     (["--average-from", "2", "--early-stopping", "3"], "both choose the final weights"),
     (["--average-from", "0"], "average"),
 ])
@@ -83,6 +82,19 @@ def test_bad_averaging_options_are_one_line_and_exit_2(idx_dir, capsys, more, me
     err = capsys.readouterr().err
     assert code == 2
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_run_shorter_than_the_averaging_start_keeps_its_last_weights_and_says_so(
+        idx_dir, tmp_path, capsys):
+    # e.g. a preset's average-from with a smaller --epochs on the command line
+    metrics = tmp_path / "metrics.json"
+    code = main(flags(idx_dir, "--average-from", "9", "--metrics-out", str(metrics)))
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "weights: epoch 6, the last" in out
+    assert "not averaged: the run ended before epoch 9 (--average-from)" in out
+    assert json.loads(metrics.read_text())["weights_averaged"] == {
+        "from_epoch": 9, "epochs": 0, "evaluation_accuracy": None}
 
 
 def test_a_run_stopped_before_the_first_averaged_epoch_keeps_its_last_weights(idx_dir):

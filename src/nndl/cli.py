@@ -308,7 +308,7 @@ def weights_line(summary, evaluate_on):
         return (f"weights: epoch {epoch}, the best {evaluate_on} accuracy "
                 f"({summary['best_evaluation_accuracy']:.2%}), restored by early stopping")
     averaged = summary.get("weights_averaged")
-    if averaged:
+    if averaged and averaged["epochs"]:
         a, last = averaged["from_epoch"], averaged["from_epoch"] + averaged["epochs"] - 1
         line = f"weights: the mean of epochs {a}-{last}"
         if averaged["evaluation_accuracy"] is not None:
@@ -318,6 +318,9 @@ def weights_line(summary, evaluate_on):
     if summary["best_epoch"] is not None and summary["best_epoch"] + 1 != epoch:
         line += (f"; the best {evaluate_on} accuracy was epoch {summary['best_epoch'] + 1}'s "
                  f"({summary['best_evaluation_accuracy']:.2%})")
+    if averaged:
+        line += (f"; not averaged: the run ended before epoch {averaged['from_epoch']} "
+                 f"(--average-from)")
     return line
 
 

@@ -281,9 +281,6 @@ class RunConfig:
             raise ConfigError("--average-from and early stopping both choose the final "
                               "weights (the mean of the last epochs, or the best epoch's); "
                               "give one")
-        if self.average_from and self.epochs is not None and self.average_from > self.epochs:
-            raise ConfigError(f"--average-from {self.average_from} is past the last epoch "
-                              f"({self.epochs}): nothing would be averaged")
         if self.judges_by_validation() and self.evaluate_on != "validation":
             raise ConfigError("early stopping and the halving schedule choose by validation "
                               "accuracy; choosing by test accuracy would leak the test set "
@@ -693,7 +690,9 @@ def run_summary(run, state):
     epochs: the best epoch's when early stopping restored its weights
     (``weights_restored``), else the last epoch trained (0: none).  With
     ``average_from``, ``weights_averaged`` says which epochs the network's
-    weights are the mean of and that mean's validation accuracy.
+    weights are the mean of (``epochs`` 0: the run ended before
+    ``from_epoch``, and the weights are the last epoch's) and that mean's
+    validation accuracy.
     """
     best_epoch = best_accuracy = None
     trackers = [cb for cb in run.steering if getattr(cb, "tracker", None) is not None]
@@ -712,8 +711,8 @@ def run_summary(run, state):
                                  else len(state.history) - 1) + 1,
                "weights_restored": restored and best_epoch is not None}
     from .callbacks import WeightAveraging
-    averaging = [cb for cb in run.steering if isinstance(cb, WeightAveraging) and cb.count]
-    if averaging:
+    averaging = [cb for cb in run.steering if isinstance(cb, WeightAveraging)]
+    if averaging:            # epochs 0: the run ended before from_epoch, nothing averaged
         a = averaging[0]
         summary["weights_averaged"] = {"from_epoch": a.start, "epochs": a.count,
                                        "evaluation_accuracy": a.evaluation_accuracy}
