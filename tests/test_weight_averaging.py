@@ -138,3 +138,16 @@ def test_the_state_round_trips():
     np.testing.assert_array_equal(b.means[0], a.means[0])
     with pytest.raises(ConfigError):
         WeightAveraging(0)
+
+
+def test_averaging_from_the_last_epoch_leaves_its_weights_exactly(idx_dir):
+    # so `--average-from EPOCHS` repeats a run made before a preset averaged
+    config = RunConfig(dataset=f"idx:{idx_dir}", validation_size=50, sizes=(64, 10, 4),
+                       epochs=4, eta=0.5, momentum=0.5, seed=3, progress="off", average_from=4)
+    run, snapshots = build(config), Snapshots()
+    run.train([snapshots])
+    plain = build(config.replace(average_from=None))
+    plain.train()
+    for a, b in zip(run.network.weights + run.network.biases,
+                    plain.network.weights + plain.network.biases):
+        np.testing.assert_array_equal(a, b)
