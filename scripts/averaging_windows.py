@@ -76,13 +76,8 @@ def main():
         params = load_params(f)
         if epoch % 25 == 0 or epoch == epochs[-1]:
             print(f"epoch {epoch} alone: {accuracy(params):.2%}")
-        for s, averaging in means.items():          # the callback's own running mean
-            if epoch >= s:
-                if averaging.means is None:
-                    averaging.means = [np.zeros(p.shape) for p in params]
-                averaging.count += 1
-                for mean, p in zip(averaging.means, params):
-                    mean += (p - mean) / averaging.count
+        for averaging in means.values():            # the callback's own running mean
+            averaging.add(epoch, params)
     for s, averaging in means.items():
         print(f"mean of epochs {s}-{epochs[-1]} ({averaging.count}): "
               f"{accuracy(averaging.means):.2%}")

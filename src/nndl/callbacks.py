@@ -354,9 +354,13 @@ class WeightAveraging:
 
     def on_epoch_end(self, state):
         """Fold this epoch's weights and biases into the running mean."""
-        if state.epoch + 1 < self.start:
+        self.add(state.epoch + 1, state.network.weights + state.network.biases)
+
+    def add(self, epoch, params):
+        """Fold ``params`` (weights then biases), those at the end of
+        ``epoch`` (counted from 1), into the mean if ``epoch`` is averaged."""
+        if epoch < self.start:
             return
-        params = state.network.weights + state.network.biases
         if self.means is None:
             self.means = [np.zeros(p.shape) for p in params]
         self.count += 1
